@@ -1,0 +1,180 @@
+"""A decoder-only transformer in raw ``jax.numpy``: config, parameter pytree, init, forward.
+
+Shapes: ``B`` batch, ``T`` positions, ``D`` d_model, ``H`` heads, ``K`` head size (D // H), ``F`` d_ff,
+``V`` vocabulary, ``L`` layers. Per-layer weights are stacked on a leading ``L`` axis and applied with
+``jax.lax.scan``, so the layer body is traced and compiled once however deep the model is.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+POSITIONAL_ENCODINGS = ("none", "rope", "learned", "sinusoidal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of the model. Frozen (hashable), so it can be a static argument of ``jit``.
+    The defaults are the blog's configuration."""
+    vocab_size: int = 16
+    max_len: int = 12               # longest input the model accepts (T <= max_len)
+    d_model: int = 64
+    n_layers: int = 4
+    n_heads: int = 8
+    d_ff: int = 256
+    pos_encoding: str = "none"      # none | rope | learned | sinusoidal
+    tied_embeddings: bool = False   # unembed with embed.T instead of a separate (D, V) matrix
+    dropout: float = 0.0            # on the embedding and on each residual branch, in training only
+
+    def __post_init__(self):
+        if self.pos_encoding not in POSITIONAL_ENCODINGS:
+            raise ValueError(f"unknown pos_encoding {self.pos_encoding!r}: choose one of {POSITIONAL_ENCODINGS}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.pos_encoding == "rope" and (self.d_model // self.n_heads) % 2:
+            raise ValueError("rope needs an even head size (d_model // n_heads)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if min(self.vocab_size, self.max_len, self.d_model, self.n_layers, self.n_heads, self.d_ff) < 1:
+            raise ValueError("sizes must be positive integers")
+
+    @property
+    def head_size(self) -> int:
+        return self.d_model // self.n_heads
+
+
+def init_params(key: jax.Array, config: ModelConfig) -> dict:
+    """A pytree of float32 arrays. Matrices are normal with std 0.02 (GPT-2), residual outputs scaled
+    by 1/sqrt(2 L); biases zero, LayerNorm scales one."""
+    D, H, K, F, V, L = (config.d_model, config.n_heads, config.head_size, config.d_ff,
+                        config.vocab_size, config.n_layers)
+    keys = iter(jax.random.split(key, 9))
+    normal = lambda shape, std=0.02: std * jax.random.normal(next(keys), shape, jnp.float32)
+    out_std = 0.02 / math.sqrt(2 * L)
+    params = {
+        "embed": normal((V, D)),
+        "layers": {
+            "ln1_scale": jnp.ones((L, D)), "ln1_bias": jnp.zeros((L, D)),
+            "wq": normal((L, D, H, K)), "wk": normal((L, D, H, K)), "wv": normal((L, D, H, K)),
+            "wo": normal((L, H, K, D), out_std),
+            "ln2_scale": jnp.ones((L, D)), "ln2_bias": jnp.zeros((L, D)),
+            "w_in": normal((L, D, F)), "b_in": jnp.zeros((L, F)),
+            "w_out": normal((L, F, D), out_std), "b_out": jnp.zeros((L, D)),
+        },
+        "ln_f_scale": jnp.ones((D,)), "ln_f_bias": jnp.zeros((D,)),
+    }
+    if config.pos_encoding == "learned":
+        params["pos_embed"] = normal((config.max_len, D))
+    if not config.tied_embeddings:
+        params["unembed"] = normal((D, V))
+    return params
+
+
+def count_params(params) -> int:
+    """Total number of scalars in a parameter pytree."""
+    return sum(leaf.size for leaf in jax.tree.leaves(params))
+
+
+def layer_norm(x, scale, bias, eps: float = 1e-5):
+    """Normalise the last axis of ``x`` (..., D) to mean 0 and variance 1, then scale and shift."""
+    mean = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps) * scale + bias
+
+
+def sinusoidal_positions(T: int, D: int):
+    """The fixed encoding of "Attention Is All You Need": (T, D), sin on even and cos on odd columns."""
+    position = jnp.arange(T)[:, None]
+    frequency = 10000.0 ** (-jnp.arange(0, D, 2) / D)
+    angles = position * frequency                                   # (T, D/2)
+    return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(T, D)
+
+
+def rope(x, positions, base: float = 10000.0):
+    """Rotary position embedding on queries or keys ``x`` of shape (B, T, H, K), ``positions`` (T,).
+
+    The K features form K/2 pairs ``(x[i], x[i + K/2])``; pair ``i`` at position ``p`` is rotated by the
+    angle ``p * base**(-2i/K)``. A rotation by ``p`` on the query and ``s`` on the key leaves their dot
+    product depending on ``p - s`` only: attention sees relative offsets."""
+    K = x.shape[-1]
+    frequency = base ** (-jnp.arange(0, K, 2) / K)                 # (K/2,)
+    angles = positions[:, None] * frequency                         # (T, K/2)
+    cos, sin = jnp.cos(angles)[:, None, :], jnp.sin(angles)[:, None, :]   # (T, 1, K/2)
+    first, second = x[..., : K // 2], x[..., K // 2:]
+    return jnp.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+
+
+def attention_scores(layer: dict, h, config: ModelConfig):
+    """Pre-softmax causal attention scores for the normalised input ``h`` (B, T, D) -> (B, H, T, T),
+    with masked (future) entries at -inf. Also returns the values (B, T, H, K)."""
+    T = h.shape[1]
+    q = jnp.einsum("btd,dhk->bthk", h, layer["wq"])
+    k = jnp.einsum("btd,dhk->bthk", h, layer["wk"])
+    v = jnp.einsum("btd,dhk->bthk", h, layer["wv"])
+    if config.pos_encoding == "rope":
+        positions = jnp.arange(T, dtype=jnp.float32)
+        q, k = rope(q, positions), rope(k, positions)
+    scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(config.head_size)
+    causal = jnp.tril(jnp.ones((T, T), bool))                       # query q may look at keys s <= q
+    return jnp.where(causal, scores, -jnp.inf), v
+
+
+def _dropout(x, rate: float, key):
+    if key is None or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def block(layer: dict, x, config: ModelConfig, key=None):
+    """One pre-LayerNorm transformer block: x + attention(norm(x)), then + MLP(norm(.)). (B, T, D) -> (B, T, D)."""
+    keys = jax.random.split(key) if key is not None else (None, None)
+    h = layer_norm(x, layer["ln1_scale"], layer["ln1_bias"])
+    scores, v = attention_scores(layer, h, config)
+    weights = jax.nn.softmax(scores, axis=-1)                       # (B, H, T, T)
+    mixed = jnp.einsum("bhqs,bshk->bqhk", weights, v)
+    x = x + _dropout(jnp.einsum("bqhk,hkd->bqd", mixed, layer["wo"]), config.dropout, keys[0])
+    h = layer_norm(x, layer["ln2_scale"], layer["ln2_bias"])
+    h = jax.nn.gelu(h @ layer["w_in"] + layer["b_in"]) @ layer["w_out"] + layer["b_out"]
+    return x + _dropout(h, config.dropout, keys[1])
+
+
+def embed(params: dict, tokens, config: ModelConfig):
+    """Token ids (B, T) -> input vectors (B, T, D), with the absolute positions added if configured."""
+    T = tokens.shape[1]
+    if T > config.max_len:
+        raise ValueError(f"input has {T} positions but the model was built for max_len={config.max_len}")
+    x = params["embed"][tokens]
+    if config.pos_encoding == "learned":
+        x = x + params["pos_embed"][:T]
+    elif config.pos_encoding == "sinusoidal":
+        x = x + sinusoidal_positions(T, config.d_model)
+    return x
+
+
+def unembed(params: dict, x, config: ModelConfig):
+    """Final LayerNorm and projection to logits: (B, T, D) -> (B, T, V)."""
+    x = layer_norm(x, params["ln_f_scale"], params["ln_f_bias"])
+    matrix = params["embed"].T if config.tied_embeddings else params["unembed"]
+    return x @ matrix
+
+
+def forward(params: dict, tokens, config: ModelConfig, dropout_key=None):
+    """Token ids (B, T) -> next-token logits (B, T, V). Dropout is active only when ``dropout_key`` is given."""
+    x = embed(params, tokens, config)
+    if dropout_key is None:
+        layer_keys = None
+    else:
+        dropout_key, embed_key = jax.random.split(dropout_key)
+        x = _dropout(x, config.dropout, embed_key)
+        layer_keys = jax.random.split(dropout_key, config.n_layers)
+
+    def scan_body(x, layer_and_key):
+        layer, key = layer_and_key
+        return block(layer, x, config, key), None
+
+    x, _ = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
+    return unembed(params, x, config)

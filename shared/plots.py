@@ -1,0 +1,52 @@
+"""The figures the notebooks save: matplotlib, one PNG per figure with a stable name."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from . import runtime
+
+
+def save(fig, name: str):
+    """Save ``fig`` as ``figures/<name>`` (a temporary folder in quick mode) and return the path."""
+    path = runtime.figure_path(name)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def plot_loss_curves(histories: dict, name: str, title: str, metric: str = "loss"):
+    """Train (dashed) and test (solid) loss per epoch for each labelled run, on one log-scale plot.
+
+    histories: ``{label: History}``. metric ``"loss"`` plots each run's own loss kind;
+    ``"answer"`` plots the test loss on answer tokens only, which compares runs with different losses."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (label, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        if metric == "answer":
+            ax.plot(history.epoch, history.test_answer_loss, color=color, label=f"{label}: test, answer tokens")
+        else:
+            ax.plot(history.epoch, history.train_loss, "--", color=color, label=f"{label}: train")
+            ax.plot(history.epoch, history.test_loss, color=color, label=f"{label}: test")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy (nats, log scale)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    path = save(fig, name)
+    plt.show()
+    return path
+
+
+def plot_accuracy_curves(histories: dict, name: str, title: str, x: str = "epoch"):
+    """Exact-answer test accuracy per epoch (``x="epoch"``) or against wall seconds (``x="seconds"``)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, history in histories.items():
+        ax.plot(getattr(history, x), [100 * a for a in history.test_accuracy], marker=".", label=label)
+    ax.set_xlabel("epoch" if x == "epoch" else "wall time (s, compile included)")
+    ax.set_ylabel("exact-answer test accuracy (%)")
+    ax.set_ylim(0, 101)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    path = save(fig, name)
+    plt.show()
+    return path

@@ -1,0 +1,83 @@
+"""Runtime facts every notebook prints, and the quick (CI) / full switch.
+
+Quick mode is on when the environment variable ``CI`` or ``CATCULATOR_QUICK`` is set to anything
+but ``""``, ``0`` or ``false``. It shrinks epochs and data sizes but every cell still runs, and it
+never writes a tracked file: figures go to a temporary folder instead of ``figures/``.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# The first code cell of every notebook, verbatim (tests/test_notebooks.py checks they match).
+# REPO_URL is the one place the repository's public address lives.
+SETUP_CELL = '''\
+# Setup: make the `shared` package importable (cloning the repo on Colab/Kaggle), print the runtime.
+import pathlib, subprocess, sys
+REPO_URL = "https://github.com/catculator/catculator"  # set to "" to forbid cloning
+here = pathlib.Path.cwd().resolve()
+root = next((p for p in (here, *here.parents) if (p / "shared" / "__init__.py").exists()), None)
+if root is None:  # not inside a clone: Colab or Kaggle
+    root = here / "catculator"
+    if not (root / "shared").exists():
+        if not REPO_URL:
+            raise SystemExit("`shared` not found: clone the Catculator repository and open this notebook from its notebooks/ folder.")
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(root)], check=True)
+sys.path.insert(0, str(root))
+from shared import runtime
+runtime.print_runtime()'''
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+QUICK = _flag("CI") or _flag("CATCULATOR_QUICK")
+MODE = "quick" if QUICK else "full"
+
+
+def pick(full, quick):
+    """Return ``quick`` in quick (CI) mode and ``full`` otherwise: ``epochs = pick(full=40, quick=2)``."""
+    return quick if QUICK else full
+
+
+def hardware_line() -> str:
+    """One line naming the backend, the device(s) and the library versions, e.g.
+    ``backend=gpu device=Tesla T4 x1 jax=0.5.2 optax=0.2.4``."""
+    import jax
+    import optax
+
+    devices = jax.devices()
+    kind = devices[0].device_kind
+    if devices[0].platform == "cpu":
+        kind = f"cpu ({os.cpu_count()} cores)"
+    return (f"backend={jax.default_backend()} device={kind} x{len(devices)} "
+            f"jax={jax.__version__} optax={optax.__version__}")
+
+
+def print_runtime() -> None:
+    """Print the runtime line every notebook opens with."""
+    print(f"runtime: {hardware_line()} mode={MODE}")
+
+
+_quick_dir: pathlib.Path | None = None
+
+
+def output_dir() -> pathlib.Path:
+    """Where figures and results go: ``figures/`` in full mode, a temporary folder in quick mode."""
+    global _quick_dir
+    if not QUICK:
+        path = REPO_ROOT / "figures"
+        path.mkdir(exist_ok=True)
+        return path
+    if _quick_dir is None:
+        _quick_dir = pathlib.Path(tempfile.mkdtemp(prefix="catculator-quick-"))
+    return _quick_dir
+
+
+def figure_path(name: str) -> pathlib.Path:
+    """Path for the figure ``name`` (a stable file name such as ``"02_sgd.png"``)."""
+    return output_dir() / name

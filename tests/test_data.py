@@ -1,0 +1,99 @@
+import jax
+import numpy as np
+import pytest
+
+from shared import data
+
+
+def test_encode_decode_round_trip():
+    text = "#72+90=162#" + data.VOCAB
+    ids = data.encode(text)
+    assert ids.dtype == np.int32 and ids.shape == (len(text),)
+    assert data.decode(ids) == text
+    assert list(data.encode(data.VOCAB)) == list(range(16))
+
+
+@pytest.mark.parametrize("bad", ["12a+3", "7 x 5", "1.5+2", "é"])
+def test_encode_rejects_characters_outside_the_vocabulary(bad):
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        data.encode(bad)
+
+
+def _evaluate_row(text: str) -> bool:
+    """Check one decoded row '#a op b=c#...' by plain Python arithmetic."""
+    assert text[0] == "#"
+    body = text[1:].split("#")[0]
+    lhs, rhs = body.split("=")
+    for op, fn in (("*", int.__mul__), ("+", int.__add__), ("-", int.__sub__)):
+        if op in lhs:
+            a, b = lhs.split(op)
+            return fn(int(a), int(b)) == int(rhs) and text[len(body) + 1:] == "#" * (len(text) - len(body) - 1)
+    raise AssertionError(text)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*"])
+def test_every_generated_row_is_arithmetically_right(op):
+    a, b = data.all_pairs(99)
+    rows = data.make_sequences(a, b, op)
+    assert rows.shape == (10_000, data.SEQ_LEN)
+    assert all(_evaluate_row(data.decode(row)) for row in rows)
+
+
+def test_larger_operands_and_overflow_is_an_error():
+    rows = data.make_sequences(np.array([999, 0]), np.array([999, 7]), "*", seq_len=16)
+    assert data.decode(rows[0]) == "#999*999=998001#"
+    with pytest.raises(ValueError, match="seq_len"):
+        data.make_sequences(np.array([999]), np.array([999]), "*")  # needs 16 > 13
+
+
+def test_bad_builder_arguments_raise_value_error():
+    with pytest.raises(ValueError, match="unknown operator"):
+        data.make_sequences(np.array([1]), np.array([2]), "^")
+    with pytest.raises(ValueError, match="non-negative"):
+        data.make_sequences(np.array([-1]), np.array([2]), "+")
+    with pytest.raises(ValueError, match="division by zero"):
+        data.make_sequences(np.array([1]), np.array([0]), "/")
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    train1, test1 = data.make_dataset(seed=0)
+    train2, test2 = data.make_dataset(seed=0)
+    train3, _ = data.make_dataset(seed=1)
+    assert (len(train1), len(test1)) == (7200, 2800)
+    np.testing.assert_array_equal(train1.x, train2.x)
+    np.testing.assert_array_equal(test1.a, test2.a)
+    assert not np.array_equal(train1.a, train3.a)
+    pairs = lambda s: set(zip(s.a.tolist(), s.b.tolist()))
+    assert not pairs(train1) & pairs(test1)
+    assert len(pairs(train1) | pairs(test1)) == 10_000
+
+
+def test_targets_are_inputs_shifted_by_one():
+    train, _ = data.make_dataset()
+    rows = data.make_sequences(train.a, train.b, "+")
+    np.testing.assert_array_equal(train.x, rows[:, :-1])
+    np.testing.assert_array_equal(train.y, rows[:, 1:])
+    np.testing.assert_array_equal(train.x[:, 1:], train.y[:, :-1])
+
+
+def test_answer_mask_covers_answer_digits_and_eos_only():
+    split = data.Split.from_operands(np.array([72, 3]), np.array([90, 50]))
+    # '#72+90=162###' : targets y = '72+90=162###'; answer targets are '1','6','2' and the first '#'
+    assert data.decode(split.y[0][split.answer_mask[0]]) == "162#"
+    assert data.decode(split.y[1][split.answer_mask[1]]) == "53#"
+
+
+def test_batch_layout_shapes_and_shuffle_is_a_permutation():
+    train, _ = data.make_dataset()
+    arrays = {"x": train.x, "y": train.y}
+    batches = data.batch_layout(arrays, 256)
+    assert batches["x"].shape == (7200 // 256, 256, 12)
+    shuffled = data.shuffled_batches(jax.random.key(0), arrays, 256)
+    assert shuffled["x"].shape == (28, 256, 12)
+    flat = np.asarray(shuffled["x"]).reshape(-1, 12)
+    assert not np.array_equal(flat, train.x[: len(flat)])         # the order changed ...
+    rows = {r.tobytes() for r in train.x}
+    assert all(r.tobytes() in rows for r in flat)                  # ... rows did not
+    np.testing.assert_array_equal(np.asarray(shuffled["x"])[..., 1:], np.asarray(shuffled["y"])[..., :-1])
+    with pytest.raises(ValueError, match="larger than"):
+        data.batch_layout(arrays, 10_001)
