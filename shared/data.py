@@ -13,6 +13,7 @@ Every builder takes integer arrays and works on whole arrays at once: no Python 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
@@ -26,6 +27,21 @@ EQUALS = TOKEN_ID["="]
 SEQ_LEN = 13
 OPERATORS = "+-*/"  # "/" is floor division
 BLOG_PROBLEMS = ("72+90", "3+50", "90+68", "5+51", "52+5", "36+24", "46+11")
+
+
+@dataclasses.dataclass(frozen=True)
+class NumberFormat:
+    """How numbers are written. The default is the blog's: plain decimal, most significant digit first.
+
+    ``operand_width=2`` zero-pads operands (``#07+50=57#``); ``answer_width=3`` zero-pads the answer
+    (``=057``); ``reverse_answer`` writes the answer least significant digit first (``=75`` for 57),
+    the order in which carries are computed."""
+    operand_width: int | None = None
+    answer_width: int | None = None
+    reverse_answer: bool = False
+
+
+BLOG_FORMAT = NumberFormat()
 
 _ID_OF_BYTE = np.full(256, -1, dtype=np.int32)
 _ID_OF_BYTE[np.frombuffer(VOCAB.encode(), np.uint8)] = np.arange(len(VOCAB))
@@ -58,13 +74,19 @@ def apply_operator(a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
     return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.floor_divide}[op](a, b)
 
 
-def _digit_tokens(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative ints ``(N,)`` -> (digit tokens ``(N, W)`` left-aligned, number of digits ``(N,)``)."""
+def _digit_tokens(values: np.ndarray, width: int | None = None, reverse: bool = False):
+    """Non-negative ints ``(N,)`` -> (digit tokens ``(N, W)`` left-aligned, number of digits ``(N,)``).
+
+    With ``width`` every number is zero-padded to exactly that many digits; with ``reverse`` the least
+    significant digit comes first."""
     lengths = 1 + (values[:, None] >= 10 ** np.arange(1, 19)).sum(axis=1)  # exact, no float log10
-    width = int(lengths.max(initial=1))
-    column = np.arange(width)
-    power = 10 ** np.maximum(lengths[:, None] - 1 - column, 0)
-    digits = (values[:, None] // power) % 10
+    if width is not None:
+        if values.size and lengths.max() > width:
+            raise ValueError(f"{values[np.argmax(lengths)]} has more than {width} digits")
+        lengths = np.full_like(lengths, width)
+    column = np.arange(int(lengths.max(initial=1)))
+    significance = column if reverse else lengths[:, None] - 1 - column   # 0 = ones, 1 = tens, ...
+    digits = (values[:, None] // 10 ** np.maximum(significance, 0)) % 10
     return digits + TOKEN_ID["0"], lengths
 
 
@@ -77,11 +99,11 @@ def _place(rows: np.ndarray, start: np.ndarray, tokens: np.ndarray, lengths: np.
     return start + lengths
 
 
-def make_sequences(a, b, op: str, seq_len: int = SEQ_LEN) -> np.ndarray:
+def make_sequences(a, b, op: str, seq_len: int = SEQ_LEN, fmt: NumberFormat = BLOG_FORMAT) -> np.ndarray:
     """Operand arrays ``a, b`` of shape ``(N,)`` -> token rows ``#a op b=c#`` padded with ``#``, ``(N, seq_len)``.
 
-    Negative results (for ``-``) carry a ``-`` sign. Raises ValueError for negative operands, an unknown
-    operator, or a row that does not fit in ``seq_len``."""
+    Numbers are written as ``fmt`` says. Negative results (for ``-``) carry a ``-`` sign. Raises
+    ValueError for negative operands, an unknown operator, or a row that does not fit in ``seq_len``."""
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"a and b must be 1-D arrays of one shape, got {a.shape} and {b.shape}")
@@ -92,12 +114,13 @@ def make_sequences(a, b, op: str, seq_len: int = SEQ_LEN) -> np.ndarray:
     ones = np.ones(n, np.int64)
     rows = np.full((n, seq_len + 64), PAD, np.int32)  # spare room, so a too-long row is caught below
     end = np.ones(n, np.int64)  # position 0 is BOS
-    end = _place(rows, end, *_digit_tokens(a))
+    end = _place(rows, end, *_digit_tokens(a, fmt.operand_width))
     end = _place(rows, end, np.full((n, 1), TOKEN_ID[op]), ones)
-    end = _place(rows, end, *_digit_tokens(b))
+    end = _place(rows, end, *_digit_tokens(b, fmt.operand_width))
     end = _place(rows, end, np.full((n, 1), EQUALS), ones)
     end = _place(rows, end, np.full((n, 1), TOKEN_ID["-"]), (result < 0).astype(np.int64))
-    end = _place(rows, end, *_digit_tokens(np.abs(result)))  # then EOS: the row is already '#'
+    answer = _digit_tokens(np.abs(result), fmt.answer_width, fmt.reverse_answer)
+    end = _place(rows, end, *answer)  # then EOS: the row is already '#'
     if n and end.max() + 1 > seq_len:
         raise ValueError(f"a row needs {end.max() + 1} tokens but seq_len is {seq_len}")
     return rows[:, :seq_len]
@@ -121,8 +144,8 @@ class Split(NamedTuple):
     b: np.ndarray            # (N,) second operands
 
     @classmethod
-    def from_operands(cls, a, b, op: str = "+", seq_len: int = SEQ_LEN) -> "Split":
-        rows = make_sequences(a, b, op, seq_len)
+    def from_operands(cls, a, b, op: str = "+", seq_len: int = SEQ_LEN, fmt: NumberFormat = BLOG_FORMAT) -> "Split":
+        rows = make_sequences(a, b, op, seq_len, fmt)
         x, y = rows[:, :-1], rows[:, 1:]
         return cls(x, y, answer_mask(x), np.asarray(a), np.asarray(b))
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data as data_lib
-from .model import ModelConfig, forward
+from .model import ModelConfig, decode_step, forward
 
 
 def exact_match(logits, y, answer_mask):
@@ -22,19 +22,35 @@ def exact_match(logits, y, answer_mask):
     return jnp.all(correct | ~answer_mask, axis=-1)
 
 
-def exact_accuracy(params, config: ModelConfig, split: data_lib.Split, batch_size: int = 4096) -> float:
-    """Fraction of the rows of ``split`` whose answer greedy decoding gets exactly right."""
-    hits = 0
-    for lo in range(0, len(split), batch_size):  # a loop over chunks, to bound memory
-        logits = _forward_jit(params, jnp.asarray(split.x[lo:lo + batch_size]), config)
-        hits += int(exact_match(logits, jnp.asarray(split.y[lo:lo + batch_size]),
-                                jnp.asarray(split.answer_mask[lo:lo + batch_size])).sum())
-    return hits / len(split)
+def answer_errors(params, config: ModelConfig, split: data_lib.Split, batch_size: int = 4096):
+    """Per row of ``split``: whether greedy decoding gets the whole answer right, and if not, which answer
+    character it gets wrong first (0 = the first character after ``=``; the answer's length = the closing
+    ``#``). Returns ``(correct (N,) bool, first_wrong (N,) int, -1 where correct)``.
+
+    Until its first mistake greedy decoding reads exactly the teacher-forced input, so its first wrong
+    character is the first answer position where the teacher-forced argmax misses the target."""
+    correct, first_wrong = [], []
+    for lo in range(0, len(split), batch_size):  # a loop over chunks of rows, to bound memory
+        chunk = slice(lo, lo + batch_size)
+        ok, first = _answer_errors(params, jnp.asarray(split.x[chunk]), jnp.asarray(split.y[chunk]),
+                                   jnp.asarray(split.answer_mask[chunk]), config)
+        correct.append(np.asarray(ok))
+        first_wrong.append(np.asarray(first))
+    return np.concatenate(correct), np.concatenate(first_wrong)
 
 
 @partial(jax.jit, static_argnames="config")
-def _forward_jit(params, tokens, config):
-    return forward(params, tokens, config)
+def _answer_errors(params, x, y, answer_mask, config):
+    logits = forward(params, x, config)
+    ok = exact_match(logits, y, answer_mask)
+    wrong = (jnp.argmax(logits, axis=-1) != y) & answer_mask
+    first = jnp.argmax(wrong, axis=-1) - jnp.argmax(answer_mask, axis=-1)
+    return ok, jnp.where(ok, -1, first)
+
+
+def exact_accuracy(params, config: ModelConfig, split: data_lib.Split) -> float:
+    """Fraction of the rows of ``split`` whose answer greedy decoding gets exactly right."""
+    return float(answer_errors(params, config, split)[0].mean())
 
 
 def prompt_lengths(x) -> np.ndarray:
@@ -42,13 +58,13 @@ def prompt_lengths(x) -> np.ndarray:
     return np.argmax(np.asarray(x) == data_lib.EQUALS, axis=-1) + 1
 
 
-@partial(jax.jit, static_argnames=("config", "max_new_tokens"))
-def greedy_decode(params, config: ModelConfig, tokens, lengths, max_new_tokens: int):
+@partial(jax.jit, static_argnames=("config", "max_new_tokens", "stop_at_eos"))
+def greedy_decode(params, config: ModelConfig, tokens, lengths, max_new_tokens: int, stop_at_eos: bool = True):
     """Batched greedy decoding with a full forward pass per generated token.
 
     tokens (N, T): each row holds its prompt in ``[:lengths[i]]`` (anything after is ignored);
     lengths (N,). Returns (N, T) tokens with up to ``max_new_tokens`` generated after each prompt;
-    after a row emits ``#`` (EOS) it is padded with ``#``."""
+    with ``stop_at_eos``, a row that emits ``#`` (EOS) is padded with ``#`` from then on."""
     N, T = tokens.shape
     rows = jnp.arange(N)
     tokens = jnp.where(jnp.arange(T) < lengths[:, None], tokens, data_lib.PAD)
@@ -58,12 +74,35 @@ def greedy_decode(params, config: ModelConfig, tokens, lengths, max_new_tokens: 
         position = lengths + offset                                # where this step writes, (N,)
         logits = forward(params, tokens, config)
         next_token = jnp.argmax(logits[rows, jnp.minimum(position, T) - 1], axis=-1)
-        next_token = jnp.where(done, data_lib.PAD, next_token)
+        if stop_at_eos:
+            next_token = jnp.where(done, data_lib.PAD, next_token)
         tokens = tokens.at[rows, position].set(next_token, mode="drop")
         return (tokens, done | (next_token == data_lib.EOS)), None
 
     (tokens, _), _ = jax.lax.scan(step, (tokens, jnp.zeros(N, bool)), jnp.arange(max_new_tokens))
     return tokens
+
+
+@partial(jax.jit, static_argnames=("config", "steps"))
+def greedy_decode_cached(params, config: ModelConfig, prompt, steps: int):
+    """Greedy decoding with a key/value cache, for prompts of one length: prompt (N, P) -> (N, steps).
+
+    One forward pass over the prompts fills the cache; then a ``lax.scan`` over the ``steps`` positions
+    feeds one token at a time, each attending over the cached keys and values instead of recomputing
+    the whole prefix. Same tokens as ``greedy_decode``, far fewer FLOPs for long answers."""
+    N, P = prompt.shape
+    logits, (k, v) = forward(params, prompt, config, return_cache=True)      # k, v: (L, N, P, H, K)
+    room = [(0, 0), (0, 0), (0, steps - 1), (0, 0), (0, 0)]                  # slots for the answer
+    k_cache, v_cache = jnp.pad(k, room), jnp.pad(v, room)
+    first = jnp.argmax(logits[:, -1], axis=-1)
+
+    def step(carry, position):
+        token, k_cache, v_cache = carry
+        logits, k_cache, v_cache = decode_step(params, token, position, k_cache, v_cache, config)
+        return (jnp.argmax(logits, axis=-1), k_cache, v_cache), token
+
+    (last, _, _), tokens = jax.lax.scan(step, (first, k_cache, v_cache), jnp.arange(P, P + steps - 1))
+    return jnp.concatenate([tokens.T, last[:, None]], axis=1)
 
 
 def decode_answers(params, config: ModelConfig, x) -> list[str]:

@@ -11,8 +11,8 @@ from .model import ModelConfig
 from .train import TrainConfig
 
 EPOCHS = 30
-BASE_TRAIN = TrainConfig(optimizer="sgd", learning_rate=0.1, schedule="cosine", warmup_steps=100,
-                         batch_size=32, epochs=EPOCHS, loss="per_token", seed=0)
+BASE_TRAIN = TrainConfig(optimizer="sgd", learning_rate=0.3, schedule="cosine", warmup_steps=100,
+                         grad_clip=1.0, batch_size=32, epochs=EPOCHS, loss="per_token", seed=0)
 BASE_MODEL = ModelConfig()  # the blog's: d_model 64, 4 layers, 8 heads of 8, d_ff 256, no positions
 
 # rung name -> (what changes, model config, train config)
@@ -26,7 +26,7 @@ def _add(name: str, change: str, model_changes: dict | None = None, train_change
 
 
 _add("sgd", "plain SGD, p - lr * g")
-_add("adam", "Adam instead of SGD", train_changes={"optimizer": "adam", "learning_rate": 3e-3})
+_add("adam", "AdamW instead of SGD", train_changes={"optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 0.1})
 _add("rope", "rotary position embeddings", model_changes={"pos_encoding": "rope"})
 _add("tied", "unembedding tied to the embedding", model_changes={"tied_embeddings": True})
 _add("masked", "loss on the answer tokens only", train_changes={"loss": "masked"})
@@ -86,7 +86,7 @@ def what_changed(summaries: dict, before: str, after: str) -> str:
     lines = [f"{before} -> {after}"]
     for key, label in (("train_loss", "train loss"), ("test_loss", "test loss"),
                        ("test_answer_loss", "answer-token test loss")):
-        lines.append(f"  {label:<24} {old[key]:.4g} -> {new[key]:.4g}  ({old[key] / new[key]:.3g}x lower)")
+        lines.append(f"  {label:<24} {old[key]:.4g} -> {new[key]:.4g}  ({old[key] / new[key]:.2f}x lower)")
     lines.append(f"  {'exact accuracy':<24} {100 * old['test_accuracy']:.2f}% -> {100 * new['test_accuracy']:.2f}%")
     lines.append(f"  {'parameters':<24} {old['params']:,} -> {new['params']:,}")
     lines.append(f"  {'wall time':<24} {old['seconds']:.0f} s -> {new['seconds']:.0f} s")

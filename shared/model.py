@@ -85,12 +85,12 @@ def layer_norm(x, scale, bias, eps: float = 1e-5):
     return (x - mean) * jax.lax.rsqrt(var + eps) * scale + bias
 
 
-def sinusoidal_positions(T: int, D: int):
-    """The fixed encoding of "Attention Is All You Need": (T, D), sin on even and cos on odd columns."""
-    position = jnp.arange(T)[:, None]
+def sinusoidal_positions(positions, D: int):
+    """The fixed encoding of "Attention Is All You Need" for ``positions`` (T,): (T, D), sin on even and
+    cos on odd columns."""
     frequency = 10000.0 ** (-jnp.arange(0, D, 2) / D)
-    angles = position * frequency                                   # (T, D/2)
-    return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(T, D)
+    angles = positions[:, None] * frequency                         # (T, D/2)
+    return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(len(positions), D)
 
 
 def rope(x, positions, base: float = 10000.0):
@@ -107,19 +107,30 @@ def rope(x, positions, base: float = 10000.0):
     return jnp.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
 
 
-def attention_scores(layer: dict, h, config: ModelConfig):
-    """Pre-softmax causal attention scores for the normalised input ``h`` (B, T, D) -> (B, H, T, T),
-    with masked (future) entries at -inf. Also returns the values (B, T, H, K)."""
-    T = h.shape[1]
+def project_qkv(layer: dict, h, positions, config: ModelConfig):
+    """Queries, keys and values (each (B, T, H, K)) for the normalised input ``h`` (B, T, D) whose
+    rows sit at ``positions`` (T,); RoPE, if configured, rotates queries and keys by position."""
     q = jnp.einsum("btd,dhk->bthk", h, layer["wq"])
     k = jnp.einsum("btd,dhk->bthk", h, layer["wk"])
     v = jnp.einsum("btd,dhk->bthk", h, layer["wv"])
     if config.pos_encoding == "rope":
-        positions = jnp.arange(T, dtype=jnp.float32)
         q, k = rope(q, positions), rope(k, positions)
+    return q, k, v
+
+
+def attend(layer: dict, q, k, v, visible, config: ModelConfig):
+    """Attention output (B, Tq, D) of queries (B, Tq, H, K) over keys and values (B, Ts, H, K).
+    ``visible`` (Tq, Ts) says which key each query may look at."""
     scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(config.head_size)
-    causal = jnp.tril(jnp.ones((T, T), bool))                       # query q may look at keys s <= q
-    return jnp.where(causal, scores, -jnp.inf), v
+    weights = jax.nn.softmax(jnp.where(visible, scores, -jnp.inf), axis=-1)   # (B, H, Tq, Ts)
+    mixed = jnp.einsum("bhqs,bshk->bqhk", weights, v)
+    return jnp.einsum("bqhk,hkd->bqd", mixed, layer["wo"])
+
+
+def mlp(layer: dict, x):
+    """The feed-forward half of a block: norm, GELU MLP. (B, T, D) -> (B, T, D)."""
+    h = layer_norm(x, layer["ln2_scale"], layer["ln2_bias"])
+    return jax.nn.gelu(h @ layer["w_in"] + layer["b_in"]) @ layer["w_out"] + layer["b_out"]
 
 
 def _dropout(x, rate: float, key):
@@ -130,28 +141,29 @@ def _dropout(x, rate: float, key):
 
 
 def block(layer: dict, x, config: ModelConfig, key=None):
-    """One pre-LayerNorm transformer block: x + attention(norm(x)), then + MLP(norm(.)). (B, T, D) -> (B, T, D)."""
+    """One pre-LayerNorm transformer block: x + attention(norm(x)), then + MLP(norm(.)).
+    (B, T, D) -> ((B, T, D), (keys, values) each (B, T, H, K), for a decoding cache)."""
     keys = jax.random.split(key) if key is not None else (None, None)
-    h = layer_norm(x, layer["ln1_scale"], layer["ln1_bias"])
-    scores, v = attention_scores(layer, h, config)
-    weights = jax.nn.softmax(scores, axis=-1)                       # (B, H, T, T)
-    mixed = jnp.einsum("bhqs,bshk->bqhk", weights, v)
-    x = x + _dropout(jnp.einsum("bqhk,hkd->bqd", mixed, layer["wo"]), config.dropout, keys[0])
-    h = layer_norm(x, layer["ln2_scale"], layer["ln2_bias"])
-    h = jax.nn.gelu(h @ layer["w_in"] + layer["b_in"]) @ layer["w_out"] + layer["b_out"]
-    return x + _dropout(h, config.dropout, keys[1])
+    T = x.shape[1]
+    positions = jnp.arange(T, dtype=jnp.float32)
+    q, k, v = project_qkv(layer, layer_norm(x, layer["ln1_scale"], layer["ln1_bias"]), positions, config)
+    causal = jnp.tril(jnp.ones((T, T), bool))                       # query q may look at keys s <= q
+    x = x + _dropout(attend(layer, q, k, v, causal, config), config.dropout, keys[0])
+    return x + _dropout(mlp(layer, x), config.dropout, keys[1]), (k, v)
 
 
-def embed(params: dict, tokens, config: ModelConfig):
-    """Token ids (B, T) -> input vectors (B, T, D), with the absolute positions added if configured."""
+def embed(params: dict, tokens, config: ModelConfig, offset=0):
+    """Token ids (B, T) at positions ``offset .. offset + T - 1`` -> input vectors (B, T, D), with the
+    absolute positions added if configured."""
     T = tokens.shape[1]
     if T > config.max_len:
         raise ValueError(f"input has {T} positions but the model was built for max_len={config.max_len}")
     x = params["embed"][tokens]
+    positions = offset + jnp.arange(T)
     if config.pos_encoding == "learned":
-        x = x + params["pos_embed"][:T]
+        x = x + params["pos_embed"][positions]
     elif config.pos_encoding == "sinusoidal":
-        x = x + sinusoidal_positions(T, config.d_model)
+        x = x + sinusoidal_positions(positions.astype(jnp.float32), config.d_model)
     return x
 
 
@@ -162,8 +174,9 @@ def unembed(params: dict, x, config: ModelConfig):
     return x @ matrix
 
 
-def forward(params: dict, tokens, config: ModelConfig, dropout_key=None):
-    """Token ids (B, T) -> next-token logits (B, T, V). Dropout is active only when ``dropout_key`` is given."""
+def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_cache: bool = False):
+    """Token ids (B, T) -> next-token logits (B, T, V). Dropout is active only when ``dropout_key`` is given.
+    With ``return_cache`` also returns every layer's keys and values, ``(L, B, T, H, K)`` each."""
     x = embed(params, tokens, config)
     if dropout_key is None:
         layer_keys = None
@@ -174,7 +187,28 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None):
 
     def scan_body(x, layer_and_key):
         layer, key = layer_and_key
-        return block(layer, x, config, key), None
+        return block(layer, x, config, key)
 
-    x, _ = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
-    return unembed(params, x, config)
+    x, cache = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
+    logits = unembed(params, x, config)
+    return (logits, cache) if return_cache else logits
+
+
+def decode_step(params: dict, token, position, k_cache, v_cache, config: ModelConfig):
+    """One step of cached decoding: the token (B,) at ``position`` (a scalar) attends over the cached keys
+    and values of the positions before it. Caches are (L, B, S, H, K) with S > position; the new token's
+    key and value are written at ``position``. Returns (logits (B, V), k_cache, v_cache)."""
+    x = embed(params, token[:, None], config, offset=position)                  # (B, 1, D)
+    visible = (jnp.arange(k_cache.shape[2]) <= position)[None, :]               # (1, S)
+    here = jnp.full((1,), position, jnp.float32)
+
+    def scan_body(x, layer_and_cache):
+        layer, k_layer, v_layer = layer_and_cache
+        q, k, v = project_qkv(layer, layer_norm(x, layer["ln1_scale"], layer["ln1_bias"]), here, config)
+        k_layer = jax.lax.dynamic_update_slice_in_dim(k_layer, k, position, axis=1)
+        v_layer = jax.lax.dynamic_update_slice_in_dim(v_layer, v, position, axis=1)
+        x = x + attend(layer, q, k_layer, v_layer, visible, config)
+        return x + mlp(layer, x), (k_layer, v_layer)
+
+    x, (k_cache, v_cache) = jax.lax.scan(scan_body, x, (params["layers"], k_cache, v_cache))
+    return unembed(params, x, config)[:, 0], k_cache, v_cache

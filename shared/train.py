@@ -140,13 +140,13 @@ class History:
 
     def append(self, **row):
         for name, value in row.items():
-            getattr(self, name).append(float(value))
+            getattr(self, name).append(int(value) if name == "epoch" else float(value))
 
     def first_epoch_at(self, accuracy: float = 1.0):
         """(epoch, seconds) when the test accuracy first reached ``accuracy``, or None if it never did."""
         for epoch, acc, sec in zip(self.epoch, self.test_accuracy, self.seconds):
             if acc >= accuracy:
-                return int(epoch), sec
+                return epoch, sec
         return None
 
 

@@ -102,3 +102,15 @@ def test_bad_training_arguments_raise_value_error(splits):
     small = data.Split(*(a[:10] for a in splits[0]))
     with pytest.raises(ValueError, match="exceeds"):
         train.train(TINY, train.TrainConfig(batch_size=64, epochs=1), small, splits[1], progress=False)
+
+
+def test_first_wrong_character_matches_greedy_decoding(splits, trained):
+    params, _ = trained
+    _, test_split = splits
+    correct, first_wrong = evaluate.answer_errors(params, TINY, test_split)
+    answers = evaluate.decode_answers(params, TINY, test_split.x)
+    for answer, truth, ok, first in zip(answers, test_split.a + test_split.b, correct, first_wrong):
+        written, expected = answer + "#", str(truth) + "#"
+        mismatch = next((i for i, (w, e) in enumerate(zip(written, expected)) if w != e), None)
+        assert ok == (mismatch is None)
+        assert first == (-1 if ok else mismatch)
