@@ -14,7 +14,18 @@ carry of long multiplication for ``*`` (column k's sum of digit products plus th
 """
 from __future__ import annotations
 
+import dataclasses
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
+
+from .evaluate import exact_match
+from .model import ModelConfig, forward, init_params
+from .train import TrainConfig, make_optimizer, make_sampled_steps_fn
 
 VOCAB = "0123456789 +-*%/="
 TOKEN_ID = {char: i for i, char in enumerate(VOCAB)}
@@ -22,6 +33,7 @@ OPERATIONS = ("+", "-", "*", "//", "%")
 OPERATOR_FIELD = {"+": "+ ", "-": "- ", "*": "* ", "//": "//", "%": "% "}
 PROMPT_LEN, ANSWER_LEN = 9, 19
 SEQ_LEN = PROMPT_LEN + ANSWER_LEN  # 28
+ANSWER_MASK = np.arange(SEQ_LEN - 1) >= PROMPT_LEN - 1  # (27,): the targets y = row[1:] that are answer
 RESULT_DIGITS = 6
 MAX_OPERAND = 999
 
@@ -135,3 +147,147 @@ def read_result(answer_ids) -> np.ndarray:
     digits = answer_ids[:, 1::3] - TOKEN_ID["0"]               # (N, 6), least significant first
     value = (digits * 10 ** np.arange(RESULT_DIGITS)).sum(axis=1)
     return np.where(answer_ids[:, 0] == TOKEN_ID["-"], -value, value)
+
+
+def device_data(rows: np.ndarray, op_index: np.ndarray, op_weights: dict) -> dict:
+    """What ``sample_batch`` draws from, ready to put on the device: rows grouped by operation.
+
+    rows (N, 28) and op_index (N,) as from ``all_rows`` (grouped by operation, in OPERATIONS order);
+    op_weights ``{op: weight}``, how often each operation is drawn (normalised here)."""
+    counts = np.bincount(op_index, minlength=len(OPERATIONS))
+    if np.any(np.diff(op_index.astype(int)) < 0):
+        raise ValueError("rows must be grouped by operation, in OPERATIONS order")
+    weights = np.array([op_weights.get(op, 0.0) for op in OPERATIONS], np.float64)
+    if weights.min() < 0 or weights.sum() <= 0 or np.any((weights > 0) & (counts == 0)):
+        raise ValueError(f"bad operation weights {op_weights}")
+    return {"rows": jnp.asarray(rows), "starts": jnp.asarray(np.cumsum(counts) - counts),
+            "counts": jnp.asarray(counts), "log_weights": jnp.asarray(np.log(weights / weights.sum()))}
+
+
+def sample_batch(key, data: dict, batch_size: int) -> dict:
+    """Draw ``batch_size`` rows on the device: an operation by its weight, then a row of it uniformly.
+    Returns ``{"x", "y", "answer_mask"}`` of shape (B, 27); the mask covers the 19 answer targets."""
+    op_key, row_key = jax.random.split(key)
+    op = jax.random.categorical(op_key, data["log_weights"], shape=(batch_size,))
+    offset = jnp.floor(jax.random.uniform(row_key, (batch_size,)) * data["counts"][op]).astype(jnp.int32)
+    rows = data["rows"][data["starts"][op] + offset].astype(jnp.int32)
+    answer_mask = jnp.broadcast_to(ANSWER_MASK, (batch_size, SEQ_LEN - 1))
+    return {"x": rows[:, :-1], "y": rows[:, 1:], "answer_mask": answer_mask}
+
+
+def readable(answer_ids) -> np.ndarray:
+    """Answer tokens (N, 19) -> bool (N,): a sign first and a digit at every result and carry place."""
+    answer_ids = np.asarray(answer_ids)
+    sign_ok = np.isin(answer_ids[:, 0], [TOKEN_ID["+"], TOKEN_ID["-"]])
+    return sign_ok & np.all(answer_ids[:, 1:] <= TOKEN_ID["9"], axis=1)
+
+
+def validation_split(n_rows: int, size: int = 100_000, seed: int = 0) -> np.ndarray:
+    """Indices (size,) of the rows held out for validation: seeded, distinct, and in random order, so
+    any prefix of them is a fair sample of every operation."""
+    return np.random.default_rng(seed).choice(n_rows, size, replace=False)
+
+
+def exact_by_operation(correct: np.ndarray, op_index: np.ndarray) -> dict:
+    """Exact-answer accuracy per operation: ``{op: fraction}`` from correct (N,) and op_index (N,)."""
+    return {op: float(correct[op_index == i].mean()) for i, op in enumerate(OPERATIONS) if np.any(op_index == i)}
+
+
+# What each of the 19 answer characters is: the sign, then per column k its result digit and two carry digits.
+ANSWER_PLACES = ["sign"] + [f"{kind} {k}" for k in range(RESULT_DIGITS) for kind in ("digit", "carry", "carry")]
+
+
+def error_analysis(answer_ids: np.ndarray, target_ids: np.ndarray, op_index: np.ndarray) -> dict:
+    """For wrong answers (N, 19) against targets (N, 19): where the first mistake is (sign, result digit k,
+    or carry digit of column k), and, for ``*``, whether the carry trace was right where the result was wrong."""
+    wrong = answer_ids != target_ids
+    rows_wrong = wrong.any(axis=1)
+    first = np.argmax(wrong[rows_wrong], axis=1)
+    first_place = np.array(ANSWER_PLACES)[first]
+    result_wrong = wrong[:, 1::3].any(axis=1)
+    carry_right = ~(wrong[:, 2::3] | wrong[:, 3::3]).any(axis=1)
+    times = op_index == OPERATIONS.index("*")
+    return {
+        "wrong": int(rows_wrong.sum()),
+        "first_mistake": {place: int((first_place == place).sum()) for place in dict.fromkeys(ANSWER_PLACES)
+                          if (first_place == place).any()},
+        "first_mistake_by_op": {op: {place: int(((first_place == place) & (op_index[rows_wrong] == i)).sum())
+                                     for place in sorted(set(first_place[op_index[rows_wrong] == i].tolist()))}
+                                for i, op in enumerate(OPERATIONS)},
+        "times_result_wrong": int((result_wrong & times).sum()),
+        "times_result_wrong_carry_right": int((result_wrong & carry_right & times).sum()),
+    }
+
+
+# ---------------------------------------------------------------- recipes and the step-based training run
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named model + optimizer + budget for notebook 08. ``train.batch_size`` rows per step."""
+    name: str
+    model: ModelConfig
+    train: TrainConfig
+    steps: int
+    op_weights: tuple = (("+", 0.05), ("-", 0.10), ("*", 0.20), ("//", 0.30), ("%", 0.35))
+
+
+def _recipe(name, d_model, n_layers, n_heads, batch_size, steps, learning_rate, warmup_steps):
+    model_config = ModelConfig(vocab_size=len(VOCAB), max_len=SEQ_LEN - 1, d_model=d_model, n_layers=n_layers,
+                               n_heads=n_heads, d_ff=4 * d_model, pos_encoding="learned")
+    train_config = TrainConfig(optimizer="adamw", learning_rate=learning_rate, schedule="cosine",
+                               warmup_steps=warmup_steps, weight_decay=0.1, grad_clip=1.0,
+                               batch_size=batch_size, epochs=1, loss="masked")
+    return Recipe(name, model_config, train_config, steps)
+
+
+RECIPES = {
+    # trains on a 2-core CPU in under an hour; the committed run of notebook 08
+    "cpu": _recipe("cpu", d_model=128, n_layers=4, n_heads=4, batch_size=128, steps=12000, learning_rate=1e-3, warmup_steps=500),
+    # about 10.6M parameters for a free T4 or TPU, the reference's size and schedule (not yet run)
+    "t4": _recipe("t4", d_model=384, n_layers=6, n_heads=6, batch_size=1024, steps=8000, learning_rate=5e-4, warmup_steps=500),
+}
+
+
+def train_flops(recipe: Recipe, params: int) -> float:
+    """Training FLOPs by the usual 6 * parameters * tokens count (forward 2, backward 4 per weight and token)."""
+    return 6.0 * params * recipe.train.batch_size * (SEQ_LEN - 1) * recipe.steps
+
+
+def teacher_forced(params, config: ModelConfig, rows):
+    """rows (N, 28) -> (predicted answer tokens (N, 19), exact (N,) bool) from one teacher-forced pass:
+    greedy decoding is right exactly when every teacher-forced argmax is (see ``evaluate.exact_match``)."""
+    rows = jnp.asarray(rows, jnp.int32)
+    logits = forward(params, rows[:, :-1], config)                             # (N, 27, V)
+    answer_mask = jnp.broadcast_to(ANSWER_MASK, logits.shape[:2])
+    predicted = jnp.argmax(logits[:, PROMPT_LEN - 1:], axis=-1)
+    return predicted, exact_match(logits, rows[:, 1:], answer_mask)
+
+
+def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops: np.ndarray,
+                 chunk_steps: int, steps: int | None = None, seed: int = 0, progress: bool = True):
+    """Train ``recipe`` for ``steps`` (default ``recipe.steps``) in jit-compiled chunks of ``chunk_steps``,
+    logging after each chunk the mean training loss and, on the validation sample ``val_rows`` (n, 28),
+    token accuracy and exact-answer accuracy per operation. Returns (state, history); ``state`` is
+    (params, opt_state, key, step), the tuple a checkpoint saves."""
+    steps = recipe.steps if steps is None else steps
+    start = time.perf_counter()
+    optimizer = make_optimizer(recipe.train, steps)
+    run_steps = make_sampled_steps_fn(recipe.model, recipe.train, optimizer,
+                                      partial(sample_batch, batch_size=recipe.train.batch_size), chunk_steps)
+    evaluate = jax.jit(lambda params, rows: teacher_forced(params, recipe.model, rows))
+    key, init_key = jax.random.split(jax.random.key(seed))
+    params = init_params(init_key, recipe.model)
+    opt_state = optimizer.init(params)
+    history = {"step": [], "loss": [], "token_accuracy": [], "seconds": [], **{op: [] for op in OPERATIONS}}
+    bar = tqdm(range(chunk_steps, steps + 1, chunk_steps), desc=f"{recipe.name} steps", disable=not progress)
+    for step in bar:
+        params, opt_state, key, losses = run_steps(params, opt_state, key, train_data)
+        predicted, exact = jax.device_get(evaluate(params, val_rows))
+        history["step"].append(step)
+        history["loss"].append(float(losses.mean()))
+        history["token_accuracy"].append(float((predicted == val_rows[:, PROMPT_LEN:]).mean()))
+        history["seconds"].append(time.perf_counter() - start)
+        for op, accuracy in exact_by_operation(exact, val_ops).items():
+            history[op].append(accuracy)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", **{op: f"{history[op][-1]:.2f}" for op in ("*", "%")})
+    return (params, opt_state, key, jnp.int32(steps)), history

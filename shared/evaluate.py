@@ -17,7 +17,7 @@ def exact_match(logits, y, answer_mask):
     logits (N, T, V), targets y (N, T), answer_mask (N, T) -> bool (N,). Greedy decoding feeds back its
     own argmax; while every argmax so far equals the target, its input equals the teacher-forced input.
     So greedy decoding writes the right answer exactly when the argmax is right at every answer position
-    under teacher forcing. (``tests/test_evaluate.py`` checks this against real decoding.)"""
+    under teacher forcing. (``tests/test_train_evaluate.py`` checks this against real decoding.)"""
     correct = jnp.argmax(logits, axis=-1) == y
     return jnp.all(correct | ~answer_mask, axis=-1)
 
@@ -62,18 +62,19 @@ def prompt_lengths(x) -> np.ndarray:
 def greedy_decode(params, config: ModelConfig, tokens, lengths, max_new_tokens: int, stop_at_eos: bool = True):
     """Batched greedy decoding with a full forward pass per generated token.
 
-    tokens (N, T): each row holds its prompt in ``[:lengths[i]]`` (anything after is ignored);
-    lengths (N,). Returns (N, T) tokens with up to ``max_new_tokens`` generated after each prompt;
-    with ``stop_at_eos``, a row that emits ``#`` (EOS) is padded with ``#`` from then on."""
-    N, T = tokens.shape
+    tokens (N, W): each row holds its prompt in ``[:lengths[i]]`` (anything after is ignored);
+    lengths (N,). Returns (N, W) tokens with up to ``max_new_tokens`` generated after each prompt;
+    with ``stop_at_eos``, a row that emits ``#`` (EOS) is padded with ``#`` from then on. The last
+    column is only ever written, never read, so W may be ``config.max_len + 1``."""
+    N, W = tokens.shape
     rows = jnp.arange(N)
-    tokens = jnp.where(jnp.arange(T) < lengths[:, None], tokens, data_lib.PAD)
+    tokens = jnp.where(jnp.arange(W) < lengths[:, None], tokens, data_lib.PAD)
 
     def step(carry, offset):
         tokens, done = carry
         position = lengths + offset                                # where this step writes, (N,)
-        logits = forward(params, tokens, config)
-        next_token = jnp.argmax(logits[rows, jnp.minimum(position, T) - 1], axis=-1)
+        logits = forward(params, tokens[:, :-1], config)             # (N, W - 1, V)
+        next_token = jnp.argmax(logits[rows, jnp.minimum(position, W - 1) - 1], axis=-1)
         if stop_at_eos:
             next_token = jnp.where(done, data_lib.PAD, next_token)
         tokens = tokens.at[rows, position].set(next_token, mode="drop")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import evaluate, plots, results, runtime, train
 from .model import ModelConfig
 from .train import TrainConfig
 
@@ -53,8 +54,6 @@ def diff(before: str, after: str) -> str:
 def run(name: str, train_split, test_split, epochs: int | None = None, stop_at_accuracy=None):
     """Train rung ``name`` on the given splits (with a tqdm bar); return ``(params, history, summary)``,
     ``summary`` being ``evaluate.run_summary`` of the run."""
-    from . import evaluate, runtime, train
-
     model_config, train_config = rung(name, epochs)
     params, history = train.train(model_config, train_config, train_split, test_split,
                                   stop_at_accuracy=stop_at_accuracy)
@@ -69,8 +68,6 @@ def run_all(names, train_split, test_split, epochs: int | None = None) -> dict:
 def report(runs: dict, notebook: str, title: str, metric: str = "loss") -> dict:
     """Print the summary table, plot the loss curves to ``figures/<notebook>.png``, print the decoded
     blog problems for each run and save the summaries to ``figures/<notebook>_results.json``."""
-    from . import evaluate, plots, results
-
     summaries = {name: summary for name, (_, _, summary) in runs.items()}
     print(evaluate.summary_table(summaries))
     plots.plot_loss_curves({name: history for name, (_, history, _) in runs.items()}, f"{notebook}.png", title, metric)

@@ -187,7 +187,8 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_
 
     def scan_body(x, layer_and_key):
         layer, key = layer_and_key
-        return block(layer, x, config, key)
+        x, keys_values = block(layer, x, config, key)
+        return x, (keys_values if return_cache else None)
 
     x, cache = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
     logits = unembed(params, x, config)

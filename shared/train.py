@@ -8,11 +8,11 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from tqdm.auto import tqdm
 
 from . import data as data_lib
+from .evaluate import exact_match
 from .model import ModelConfig, forward, init_params
 
 LOSSES = ("per_token", "masked")
@@ -82,9 +82,9 @@ def as_device_arrays(split: data_lib.Split) -> dict:
     return {"x": jnp.asarray(split.x), "y": jnp.asarray(split.y), "answer_mask": jnp.asarray(split.answer_mask)}
 
 
-def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer):
-    """Build ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean_loss)``:
-    one jit-compiled pass over the shuffled training set as a ``lax.scan`` of optimizer steps."""
+def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimizer):
+    """Build ``train_step((params, opt_state, key), batch) -> ((params, opt_state, key), loss)``: one
+    optimizer step on a batch ``{"x", "y", "answer_mask"}`` of shape (B, T), in the form ``lax.scan`` wants."""
     dropout_on = model_config.dropout > 0
 
     def batch_loss(params, batch, key):
@@ -98,6 +98,14 @@ def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimize
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state, key), loss
 
+    return train_step
+
+
+def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer):
+    """Build ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean_loss)``:
+    one jit-compiled pass over the shuffled training set as a ``lax.scan`` of optimizer steps."""
+    train_step = make_train_step(model_config, train_config, optimizer)
+
     @jax.jit
     def run_epoch(params, opt_state, key, train_arrays):
         key, shuffle_key = jax.random.split(key)
@@ -108,11 +116,29 @@ def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimize
     return run_epoch
 
 
+def make_sampled_steps_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer, sample_batch, steps: int):
+    """Build ``run_steps(params, opt_state, key, data) -> (params, opt_state, key, losses (steps,))``: ``steps``
+    optimizer steps in one jit-compiled ``lax.scan``, each on a fresh batch ``sample_batch(key, data)``
+    drawn on the device. For datasets too large to walk in epochs (notebook 08's five million rows)."""
+    train_step = make_train_step(model_config, train_config, optimizer)
+
+    @jax.jit
+    def run_steps(params, opt_state, key, data):
+        def sampled_step(carry, _):
+            params, opt_state, key = carry
+            key, batch_key = jax.random.split(key)
+            return train_step((params, opt_state, key), sample_batch(batch_key, data))
+
+        (params, opt_state, key), losses = jax.lax.scan(sampled_step, (params, opt_state, key), None, length=steps)
+        return params, opt_state, key, losses
+
+    return run_steps
+
+
 def make_eval_fn(model_config: ModelConfig, loss_kind: str):
     """Build ``evaluate(params, arrays) -> dict`` of ``loss`` (the training loss's kind), ``token_loss``
     (every position), ``answer_loss`` (answer tokens only) and ``exact_accuracy`` (fraction of rows
     whose whole answer greedy decoding gets right; see ``evaluate.exact_match``), in one forward pass."""
-    from .evaluate import exact_match
 
     @jax.jit
     def evaluate(params, arrays):

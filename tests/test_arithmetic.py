@@ -62,8 +62,8 @@ def test_cached_decoding_equals_full_recompute(pos):
     params = model.init_params(jax.random.key(0), config)
     params = jax.tree.map(lambda p: 20 * p if p.ndim > 1 else p, params)   # sharper, more varied argmaxes
     prompt = jax.random.randint(jax.random.key(1), (64, 9), 0, 17)
-    cached = evaluate.greedy_decode_cached(params, config, prompt, 18)
-    full = evaluate.greedy_decode(params, config, jnp.pad(prompt, ((0, 0), (0, 18))), jnp.full((64,), 9), 18,
+    cached = evaluate.greedy_decode_cached(params, config, prompt, 19)
+    full = evaluate.greedy_decode(params, config, jnp.pad(prompt, ((0, 0), (0, 19))), jnp.full((64,), 9), 19,
                                   stop_at_eos=False)
     assert len(np.unique(np.asarray(cached))) > 5
     np.testing.assert_array_equal(np.asarray(cached), np.asarray(full[:, 9:]))
@@ -90,3 +90,34 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     (tmp_path / "ck.json").write_text("{")
     with pytest.raises(ValueError, match="corrupt"):
         checkpoint.load_config(tmp_path / "ck")
+
+
+def test_weighted_sampling_follows_the_weights():
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([arithmetic.make_rows(rng.integers(0, 1000, 50), rng.integers(1, 1000, 50), op)
+                           for op in arithmetic.OPERATIONS])
+    op_index = np.repeat(np.arange(5, dtype=np.uint8), 50)
+    weights = {"+": 0.05, "-": 0.10, "*": 0.20, "//": 0.30, "%": 0.35}
+    batch = arithmetic.sample_batch(jax.random.key(0), arithmetic.device_data(rows, op_index, weights), 20_000)
+    assert batch["x"].shape == (20_000, 27) and int(batch["answer_mask"].sum(axis=1).min()) == 19
+    operator_char = np.asarray(batch["x"][:, 3])
+    for op, weight in weights.items():
+        share = np.mean(operator_char == arithmetic.TOKEN_ID[op[0]])
+        assert abs(share - weight) < 0.015, (op, share)
+    with pytest.raises(ValueError, match="weights"):
+        arithmetic.device_data(rows, op_index, {"+": -1.0})
+
+
+def test_validation_split_and_error_analysis():
+    held_out = arithmetic.validation_split(1000, size=100, seed=0)
+    assert len(np.unique(held_out)) == 100 and held_out.max() < 1000
+    assert np.array_equal(held_out, arithmetic.validation_split(1000, size=100, seed=0))
+    assert not np.all(np.diff(held_out) > 0)                       # random order, not sorted
+    targets = arithmetic.make_rows(np.array([123, 999, 5]), np.array([45, 999, 4]), "*")[:, 9:]
+    answers = targets.copy()
+    answers[0, 4] = arithmetic.TOKEN_ID["9"]        # column 1's result digit wrong, carries right
+    answers[1, 5] = arithmetic.TOKEN_ID["9"]        # column 1's first carry digit wrong
+    report = arithmetic.error_analysis(answers, targets, np.array([2, 2, 2]))
+    assert report["wrong"] == 2
+    assert report["first_mistake"] == {"digit 1": 1, "carry 1": 1}
+    assert report["times_result_wrong"] == 1 and report["times_result_wrong_carry_right"] == 1

@@ -1,6 +1,5 @@
 """The notebooks' shared setup cell: identical everywhere, and it behaves as promised."""
 import json
-import pathlib
 import subprocess
 import sys
 

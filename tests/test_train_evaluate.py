@@ -63,11 +63,12 @@ def test_batched_greedy_decoding_equals_step_by_step_argmax(splits, trained):
     _, test_split = splits
     x = test_split.x[:40]
     fast = evaluate.decode_answers(params, TINY, x)
+    forward = jax.jit(lambda p, tokens: model.forward(p, tokens, TINY))
     for row, answer in zip(x, fast):            # the slow, obvious way: one token at a time
         n = int(np.argmax(row == data.EQUALS)) + 1
         tokens = list(row[:n])
         while len(tokens) < len(row):
-            logits = model.forward(params, jnp.array([tokens + [0] * (len(row) - len(tokens))]), TINY)
+            logits = forward(params, jnp.array([tokens + [0] * (len(row) - len(tokens))]))
             tokens.append(int(jnp.argmax(logits[0, len(tokens) - 1])))
             if tokens[-1] == data.EOS:
                 break
