@@ -37,24 +37,6 @@ ANSWER_MASK = np.arange(SEQ_LEN - 1) >= PROMPT_LEN - 1  # (27,): the targets y =
 RESULT_DIGITS = 6
 MAX_OPERAND = 999
 
-_ID_OF_BYTE = np.full(256, -1, dtype=np.int8)
-_ID_OF_BYTE[np.frombuffer(VOCAB.encode(), np.uint8)] = np.arange(len(VOCAB))
-
-
-def encode(texts) -> np.ndarray:
-    """Strings of equal length -> uint8 token ids ``(N, L)``. ValueError on a character outside VOCAB."""
-    texts = list(texts)
-    width = len(texts[0]) if texts else 0
-    if any(len(t) != width for t in texts):
-        raise ValueError("encode expects strings of equal length")
-    raw = np.frombuffer("".join(texts).encode("ascii", errors="replace"), np.uint8).reshape(len(texts), width)
-    ids = _ID_OF_BYTE[raw]
-    if (ids < 0).any():
-        bad = chr(raw[ids < 0][0])
-        raise ValueError(f"character {bad!r} is not in the vocabulary {VOCAB!r}")
-    return ids.astype(np.uint8)
-
-
 def decode(ids) -> str:
     """Token ids ``(L,)`` -> the string they spell."""
     return "".join(VOCAB[i] for i in np.asarray(ids))

@@ -75,10 +75,3 @@ def format_breakdown(tables: dict) -> str:
             lines.append(f"  {group:<28}" + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
 
-
-def read_answer(text: str, fmt: data_lib.NumberFormat = data_lib.BLOG_FORMAT):
-    """A decoded answer string -> its integer value in format ``fmt`` (None if it is not a number)."""
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("-")
-    digits = digits[::-1] if fmt.reverse_answer else digits
-    return sign * int(digits) if digits.isdigit() else None

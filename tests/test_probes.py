@@ -14,17 +14,6 @@ def test_number_formats():
         data.make_sequences(np.array([100]), np.array([1]), "+", fmt=data.NumberFormat(operand_width=2))
 
 
-@pytest.mark.parametrize("fmt", [data.BLOG_FORMAT, data.NumberFormat(reverse_answer=True),
-                                 data.NumberFormat(operand_width=2, answer_width=3, reverse_answer=True)])
-def test_read_answer_inverts_the_format(fmt):
-    a, b = data.all_pairs(99)
-    for op in "+-":
-        split = data.Split.from_operands(a[::37], b[::37], op, fmt=fmt)
-        texts = [data.decode(y[m]).rstrip("#") for y, m in zip(split.y, split.answer_mask)]
-        assert [probes.read_answer(t, fmt) for t in texts] == list(data.apply_operator(split.a, split.b, op))
-    assert probes.read_answer("1#2") is None
-
-
 def test_grid_split_is_row_major():
     grid = probes.grid_split(99)
     assert len(grid) == 10_000
