@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from .data import NUMPY_OPERATION
 from .evaluate import exact_match
 from .model import ModelConfig, forward, init_params
 from .train import TrainConfig, make_optimizer, make_sampled_steps_fn
@@ -81,7 +82,7 @@ def apply_operation(a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
         raise ValueError(f"unknown operation {op!r}: choose one of {OPERATIONS}")
     if op in ("//", "%") and np.any(b == 0):
         raise ValueError(f"{op} by zero")
-    return {"+": np.add, "-": np.subtract, "*": np.multiply, "//": np.floor_divide, "%": np.mod}[op](a, b)
+    return NUMPY_OPERATION[op](a, b)
 
 
 def make_rows(a, b, op: str) -> np.ndarray:

@@ -65,13 +65,18 @@ def decode(ids) -> str:
     return "".join(VOCAB[i] for i in ids)
 
 
+# The arithmetic behind every dataset of the series, by operator symbol ("/" and "//" are floor division).
+NUMPY_OPERATION = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.floor_divide,
+                   "//": np.floor_divide, "%": np.mod}
+
+
 def apply_operator(a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
     """The true result of ``a op b`` for integer arrays of shape ``(N,)``."""
     if op not in OPERATORS:
         raise ValueError(f"unknown operator {op!r}: choose one of {OPERATORS!r}")
     if op == "/" and np.any(b == 0):
         raise ValueError("division by zero: drop the pairs with b == 0 before building '/' problems")
-    return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.floor_divide}[op](a, b)
+    return NUMPY_OPERATION[op](a, b)
 
 
 def _digit_tokens(values: np.ndarray, width: int | None = None, reverse: bool = False):
