@@ -23,8 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import parallel
 from .data import NUMPY_OPERATION
-from .evaluate import exact_match
+from .evaluate import exact_match, greedy_decode, greedy_decode_cached
 from .model import ModelConfig, forward, init_params
 from .train import TrainConfig, make_optimizer, make_sampled_steps_fn
 
@@ -246,6 +247,29 @@ def teacher_forced(params, config: ModelConfig, rows):
     return predicted, exact_match(logits, rows[:, 1:], answer_mask)
 
 
+def decode_cached(params, config: ModelConfig, rows) -> np.ndarray:
+    """Greedy answers with the key/value cache: rows (N, >= 9), of which only the prompt is read -> (N, 19)."""
+    prompts = jnp.asarray(rows[:, :PROMPT_LEN], jnp.int32)
+    return np.asarray(greedy_decode_cached(params, config, prompts, ANSWER_LEN))
+
+
+def decode_full_recompute(params, config: ModelConfig, rows) -> np.ndarray:
+    """Greedy answers without a cache, the whole 27-token window through the model for every answer
+    character: rows (N, >= 9) -> (N, 19). The baseline the cache is measured against."""
+    tokens = jnp.asarray(np.pad(rows[:, :PROMPT_LEN], ((0, 0), (0, ANSWER_LEN))), jnp.int32)
+    out = greedy_decode(params, config, tokens, jnp.full(len(rows), PROMPT_LEN), ANSWER_LEN, stop_at_eos=False)
+    return np.asarray(out[:, PROMPT_LEN:])
+
+
+def rows_per_second(decode, rows: np.ndarray, batch: int, progress: bool = True):
+    """Time ``decode(rows[i:i + batch])`` over all ``rows``, compile excluded (one warm-up call on the first
+    batch). Returns (rows per second, the concatenated outputs)."""
+    decode(rows[:batch])
+    start = time.perf_counter()
+    outputs = [decode(rows[i:i + batch]) for i in tqdm(range(0, len(rows), batch), desc="decoding", disable=not progress)]
+    return len(rows) / (time.perf_counter() - start), np.concatenate(outputs)
+
+
 def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops: np.ndarray,
                  chunk_steps: int, steps: int | None = None, seed: int = 0, progress: bool = True):
     """Train ``recipe`` for ``steps`` (default ``recipe.steps``) in jit-compiled chunks of ``chunk_steps``,
@@ -254,13 +278,16 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
     (params, opt_state, key, step), the tuple a checkpoint saves."""
     steps = recipe.steps if steps is None else steps
     start = time.perf_counter()
+    mesh = parallel.data_mesh()
+    parallel.check_batch_size(recipe.train.batch_size, mesh)
     optimizer = make_optimizer(recipe.train, steps)
     run_steps = make_sampled_steps_fn(recipe.model, recipe.train, optimizer,
-                                      partial(sample_batch, batch_size=recipe.train.batch_size), chunk_steps)
+                                      partial(sample_batch, batch_size=recipe.train.batch_size), chunk_steps, mesh)
     evaluate = jax.jit(lambda params, rows: teacher_forced(params, recipe.model, rows))
     key, init_key = jax.random.split(jax.random.key(seed))
-    params = init_params(init_key, recipe.model)
-    opt_state = optimizer.init(params)
+    params = parallel.replicate(init_params(init_key, recipe.model), mesh)
+    opt_state = parallel.replicate(optimizer.init(params), mesh)
+    train_data = parallel.replicate(train_data, mesh)
     history = {"step": [], "loss": [], "token_accuracy": [], "seconds": [], **{op: [] for op in OPERATIONS}}
     bar = tqdm(range(chunk_steps, steps + 1, chunk_steps), desc=f"{recipe.name} steps", disable=not progress)
     for step in bar:

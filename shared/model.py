@@ -28,6 +28,7 @@ class ModelConfig:
     pos_encoding: str = "none"      # none | rope | learned | sinusoidal
     tied_embeddings: bool = False   # unembed with embed.T instead of a separate (D, V) matrix
     dropout: float = 0.0            # on the embedding and on each residual branch, in training only
+    scan_layers: bool = True        # layers as one lax.scan (compiled once); False: an unrolled Python loop
 
     def __post_init__(self):
         if self.pos_encoding not in POSITIONAL_ENCODINGS:
@@ -190,7 +191,14 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_
         x, keys_values = block(layer, x, config, key)
         return x, (keys_values if return_cache else None)
 
-    x, cache = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
+    if config.scan_layers:
+        x, cache = jax.lax.scan(scan_body, x, (params["layers"], layer_keys))
+    else:  # the same blocks unrolled: one copy per layer in the compiled program (notebook 09 compares)
+        caches = []
+        for i in range(config.n_layers):
+            x, keys_values = scan_body(x, jax.tree_util.tree_map(lambda leaf: leaf[i], (params["layers"], layer_keys)))
+            caches.append(keys_values)
+        cache = jax.tree_util.tree_map(lambda *layers: jnp.stack(layers), *caches) if return_cache else None
     logits = unembed(params, x, config)
     return (logits, cache) if return_cache else logits
 

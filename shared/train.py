@@ -1,5 +1,6 @@
 """Losses, optimizers and the training loop: one epoch is one jit-compiled ``lax.scan`` over batches
-that live on the device, reshuffled each epoch with a PRNG key.
+that live on the device, reshuffled each epoch with a PRNG key. Every batch is split across all local
+devices (``shared.parallel``); with one device that is a no-op on the same code path.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import optax
 from tqdm.auto import tqdm
 
 from . import data as data_lib
+from . import parallel
 from .evaluate import exact_match
 from .model import ModelConfig, forward, init_params
 
@@ -82,10 +84,12 @@ def as_device_arrays(split: data_lib.Split) -> dict:
     return {"x": jnp.asarray(split.x), "y": jnp.asarray(split.y), "answer_mask": jnp.asarray(split.answer_mask)}
 
 
-def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimizer):
+def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimizer, mesh=None):
     """Build ``train_step((params, opt_state, key), batch) -> ((params, opt_state, key), loss)``: one
-    optimizer step on a batch ``{"x", "y", "answer_mask"}`` of shape (B, T), in the form ``lax.scan`` wants."""
+    optimizer step on a batch ``{"x", "y", "answer_mask"}`` of shape (B, T), in the form ``lax.scan`` wants.
+    The batch rows are split across ``mesh`` (default: every local device); parameters stay replicated."""
     dropout_on = model_config.dropout > 0
+    mesh = parallel.data_mesh() if mesh is None else mesh
 
     def batch_loss(params, batch, key):
         losses = token_losses(params, model_config, batch["x"], batch["y"], key if dropout_on else None)
@@ -94,6 +98,7 @@ def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimi
     def train_step(carry, batch):
         params, opt_state, key = carry
         key, dropout_key = jax.random.split(key)
+        batch = parallel.shard_batch(batch, mesh)   # each device gets B / n_devices rows
         loss, grads = jax.value_and_grad(batch_loss)(params, batch, dropout_key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state, key), loss
@@ -101,10 +106,10 @@ def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimi
     return train_step
 
 
-def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer):
+def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer, mesh=None):
     """Build ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean_loss)``:
     one jit-compiled pass over the shuffled training set as a ``lax.scan`` of optimizer steps."""
-    train_step = make_train_step(model_config, train_config, optimizer)
+    train_step = make_train_step(model_config, train_config, optimizer, mesh)
 
     @jax.jit
     def run_epoch(params, opt_state, key, train_arrays):
@@ -116,11 +121,12 @@ def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimize
     return run_epoch
 
 
-def make_sampled_steps_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer, sample_batch, steps: int):
+def make_sampled_steps_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer, sample_batch, steps: int,
+                          mesh=None):
     """Build ``run_steps(params, opt_state, key, data) -> (params, opt_state, key, losses (steps,))``: ``steps``
     optimizer steps in one jit-compiled ``lax.scan``, each on a fresh batch ``sample_batch(key, data)``
     drawn on the device. For datasets too large to walk in epochs (notebook 08's five million rows)."""
-    train_step = make_train_step(model_config, train_config, optimizer)
+    train_step = make_train_step(model_config, train_config, optimizer, mesh)
 
     @jax.jit
     def run_steps(params, opt_state, key, data):
@@ -189,11 +195,15 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_split: dat
     steps_per_epoch = len(train_split) // train_config.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {train_config.batch_size} exceeds the {len(train_split)} training rows")
+    mesh = parallel.data_mesh()
+    parallel.check_batch_size(train_config.batch_size, mesh)
     optimizer = make_optimizer(train_config, steps_per_epoch * train_config.epochs)
-    opt_state = optimizer.init(params)
-    run_epoch = make_epoch_fn(model_config, train_config, optimizer)
+    params = parallel.replicate(params, mesh)
+    opt_state = parallel.replicate(optimizer.init(params), mesh)
+    run_epoch = make_epoch_fn(model_config, train_config, optimizer, mesh)
     evaluate = make_eval_fn(model_config, train_config.loss)
-    train_arrays, test_arrays = as_device_arrays(train_split), as_device_arrays(test_split)
+    train_arrays = parallel.replicate(as_device_arrays(train_split), mesh)
+    test_arrays = parallel.replicate(as_device_arrays(test_split), mesh)
     history = History()
     bar = tqdm(range(1, train_config.epochs + 1), desc="epochs", disable=not progress)
     for epoch in bar:

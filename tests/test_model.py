@@ -71,3 +71,16 @@ def test_dropout_is_only_active_with_a_key():
     plain = model.forward(params, tokens, config)
     np.testing.assert_allclose(plain, model.forward(params, tokens, config))
     assert not np.allclose(plain, model.forward(params, tokens, config, jax.random.key(3)))
+
+
+def test_unrolled_layers_compute_what_the_scan_computes():
+    config = model.ModelConfig(**TINY, pos_encoding="rope")
+    unrolled = model.ModelConfig(**TINY, pos_encoding="rope", scan_layers=False)
+    params = model.init_params(jax.random.key(0), config)
+    tokens = jax.random.randint(jax.random.key(1), (3, 12), 0, 16)
+    logits, cache = model.forward(params, tokens, config, return_cache=True)
+    logits_unrolled, cache_unrolled = model.forward(params, tokens, unrolled, return_cache=True)
+    np.testing.assert_allclose(logits, logits_unrolled, atol=1e-5)
+    for stacked, stacked_unrolled in zip(cache, cache_unrolled):   # keys, values: (L, B, T, H, K)
+        assert stacked.shape == stacked_unrolled.shape == (2, 3, 12, 4, 8)
+        np.testing.assert_allclose(stacked, stacked_unrolled, atol=1e-5)

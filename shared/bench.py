@@ -1,0 +1,249 @@
+"""Benchmarks for notebook 09: where the time goes, and how close to the hardware.
+
+    python -m shared.bench            # full run: a few minutes on a 2-core CPU, writes figures/09_bench.json
+    python -m shared.bench --quick    # seconds, tiny sizes, writes to a temporary folder
+
+Every time is the median of several runs after a warm-up (compile excluded unless it says compile).
+FLOPs are counted from the model's shapes (``train_flops_per_token``) and cross-checked against XLA's
+own cost analysis of the compiled step; the hardware ceiling is a large jit-compiled fp32 matmul.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import arithmetic, calc, checkpoint, data, ladder, model, parallel, runtime, train
+from .model import ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How big each measurement is; ``QUICK`` makes the whole run take seconds (for the test and CI)."""
+    repeats: int = 5                 # timed runs per measurement (the median is reported)
+    matmul_n: int = 2048             # the peak: an (n, n) @ (n, n) fp32 matmul
+    copy_mib: int = 256              # memory bandwidth: an elementwise op over this many MiB
+    step_batches: tuple = (("2-digit (06)", 32), ("3-digit cpu", 128), ("3-digit t4", 256))
+    decode_rows: int = 20_000        # validation rows for the KV-cache vs full-recompute comparison
+    decode_batch: int = 5_000
+    seeds: tuple = (0, 1, 2)         # time to 100%: one cold run per seed
+    max_epochs: int | None = None    # None: the rung's own budget
+
+
+FULL = Sizes()
+QUICK = Sizes(repeats=2, matmul_n=256, copy_mib=8, step_batches=(("2-digit (06)", 8), ("3-digit cpu", 8), ("3-digit t4", 8)),
+              decode_rows=64, decode_batch=32, seeds=(0,), max_epochs=1)
+
+
+def model_configs() -> dict[str, tuple[ModelConfig, int]]:
+    """The series' model sizes: name -> (config, sequence length the model trains on)."""
+    return {"2-digit (06)": (ladder.rung("masked")[0], data.SEQ_LEN - 1),
+            "3-digit cpu": (arithmetic.RECIPES["cpu"].model, arithmetic.SEQ_LEN - 1),
+            "3-digit t4": (arithmetic.RECIPES["t4"].model, arithmetic.SEQ_LEN - 1)}
+
+
+def timed(fn, *args, repeats: int) -> float:
+    """Median wall time of ``fn(*args)`` in seconds over ``repeats`` runs, after one warm-up run."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _cost(compiled) -> dict:
+    """XLA's own count of a compiled program's FLOPs and bytes accessed (a dict, or one per module in old jax)."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return {"flops": float(cost.get("flops", float("nan"))), "bytes": float(cost.get("bytes accessed", float("nan")))}
+
+
+def _memory(compiled) -> dict:
+    """Peak memory: what the device reports if it does (GPU, TPU), and XLA's compile-time estimate of the
+    program's footprint (arguments + outputs + temporaries - aliased buffers), which the CPU also gives."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    analysis = compiled.memory_analysis()
+    estimate = None
+    if analysis is not None:
+        estimate = (analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+                    + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
+    return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "xla_estimate_bytes": estimate}
+
+
+def matmul_peak(n: int, repeats: int) -> dict:
+    """The ceiling: FLOP/s of one jit-compiled (n, n) @ (n, n) fp32 matmul (2 n^3 FLOPs)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    seconds = timed(jax.jit(jnp.matmul), a, b, repeats=repeats)
+    return {"n": n, "seconds": seconds, "flop_per_s": 2 * n ** 3 / seconds}
+
+
+def memory_bandwidth(mib: int, repeats: int) -> dict:
+    """The other roof: bytes per second of ``x * 2 + 1`` over ``mib`` MiB of fp32 (each byte read once,
+    written once)."""
+    x = jnp.ones((mib * 2 ** 20 // 4,), jnp.float32)
+    seconds = timed(jax.jit(lambda x: x * 2 + 1), x, repeats=repeats)
+    return {"mib": mib, "seconds": seconds, "bytes_per_s": 2 * x.nbytes / seconds}
+
+
+def train_flops_per_token(config: ModelConfig, seq_len: int) -> float:
+    """Training FLOPs per token, counted from shapes: a forward pass costs 2 FLOPs per multiply-add, i.e.
+    2 x (the weights each token meets in a matmul: 4 D^2 + 2 D F per layer, plus D V to unembed) plus
+    attention's scores and weighted sum (2 x 2 x T x D per layer, the full T x T that is computed);
+    the backward pass costs twice the forward, so training is 3 x forward. Norms, softmax, GELU and the
+    optimizer update are left out (a few percent)."""
+    D, F, L, V = config.d_model, config.d_ff, config.n_layers, config.vocab_size
+    forward = 2 * (L * (4 * D * D + 2 * D * F) + D * V) + L * 4 * seq_len * D
+    return 3.0 * forward
+
+
+def _random_batch(config: ModelConfig, batch_size: int, seq_len: int) -> dict:
+    tokens = jax.random.randint(jax.random.key(0), (batch_size, seq_len + 1), 0, config.vocab_size)
+    return {"x": tokens[:, :-1], "y": tokens[:, 1:], "answer_mask": jnp.ones((batch_size, seq_len), bool)}
+
+
+def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats: int) -> dict:
+    """Compile time, step time, tokens/s, FLOP/s and memory of one AdamW training step (masked loss) at
+    ``batch_size`` rows of ``seq_len`` tokens."""
+    train_config = train.TrainConfig(optimizer="adamw", learning_rate=1e-3, weight_decay=0.1, grad_clip=1.0,
+                                     batch_size=batch_size, loss="masked")
+    optimizer = train.make_optimizer(train_config, 1000)
+    step = train.make_train_step(config, train_config, optimizer)
+    params = model.init_params(jax.random.key(0), config)
+    carry = (params, optimizer.init(params), jax.random.key(1))
+    batch = _random_batch(config, batch_size, seq_len)
+    start = time.perf_counter()
+    compiled = jax.jit(step).lower(carry, batch).compile()
+    compile_seconds = time.perf_counter() - start
+    seconds = timed(compiled, carry, batch, repeats=repeats)
+    tokens = batch_size * seq_len
+    flops = train_flops_per_token(config, seq_len) * tokens
+    return {"batch_size": batch_size, "seq_len": seq_len, "params": model.count_params(params),
+            "compile_seconds": compile_seconds, "step_seconds": seconds, "tokens_per_s": tokens / seconds,
+            "flops_per_step": flops, "flop_per_s": flops / seconds, "xla": _cost(compiled), **_memory(compiled)}
+
+
+def scan_vs_unrolled(sizes: Sizes, peak_flop_per_s: float, progress: bool = True) -> dict:
+    """``train_step_bench`` for every model size, with layers as a ``lax.scan`` and unrolled."""
+    configs = model_configs()
+    results = {}
+    for name, batch_size in tqdm(sizes.step_batches, desc="train steps", disable=not progress):
+        config, seq_len = configs[name]
+        results[name] = {}
+        for label, scan in (("scan", True), ("unrolled", False)):
+            run = train_step_bench(dataclasses.replace(config, scan_layers=scan), seq_len, batch_size, sizes.repeats)
+            run["utilisation"] = run["flop_per_s"] / peak_flop_per_s
+            results[name][label] = run
+    return results
+
+
+def epoch_loops(sizes: Sizes, progress: bool = True) -> dict:
+    """One epoch of the 2-digit masked rung two ways: a jit-compiled ``lax.scan`` over device-resident
+    batches (``train.make_epoch_fn``), and the common way, a Python loop that feeds one host batch per
+    call to a jit-compiled step. Same steps, same batch size; seconds per epoch, compile excluded."""
+    model_config, train_config = ladder.rung("masked")
+    train_split, _ = data.make_dataset()
+    steps = len(train_split) // train_config.batch_size
+    optimizer = train.make_optimizer(train_config, steps * train_config.epochs)
+    params = model.init_params(jax.random.key(0), model_config)
+    opt_state, key = optimizer.init(params), jax.random.key(1)
+    arrays = train.as_device_arrays(train_split)
+    run_epoch = train.make_epoch_fn(model_config, train_config, optimizer)
+    scan_seconds = timed(run_epoch, params, opt_state, key, arrays, repeats=sizes.repeats)
+
+    step = jax.jit(train.make_train_step(model_config, train_config, optimizer))
+    host = {"x": train_split.x, "y": train_split.y, "answer_mask": train_split.answer_mask}   # numpy, on the host
+    rng = np.random.default_rng(0)
+
+    def host_fed_epoch(params, opt_state, key):
+        order = rng.permutation(len(train_split))[:steps * train_config.batch_size].reshape(steps, -1)
+        carry = (params, opt_state, key)
+        for rows in order:                         # one host -> device transfer and one dispatch per step
+            carry, loss = step(carry, {name: part[rows] for name, part in host.items()})
+        return carry
+
+    loop_seconds = timed(host_fed_epoch, params, opt_state, key, repeats=sizes.repeats)
+    return {"steps_per_epoch": steps, "batch_size": train_config.batch_size, "scan_seconds": scan_seconds,
+            "host_loop_seconds": loop_seconds, "speedup": loop_seconds / scan_seconds}
+
+
+def decoding(sizes: Sizes, progress: bool = True) -> dict:
+    """Problems per second of greedy decoding with the key/value cache and with full recomputation, on the
+    first ``decode_rows`` rows of notebook 08's validation split, with the shipped calculator checkpoint."""
+    config, _ = checkpoint.load_config(calc.DEFAULT_CHECKPOINT)
+    params = checkpoint.load(calc.DEFAULT_CHECKPOINT, model.init_params(jax.random.key(0), config))
+    rows, _, _, _ = arithmetic.all_rows()
+    val_rows = rows[arithmetic.validation_split(len(rows))[:sizes.decode_rows]]
+    cached, cached_out = arithmetic.rows_per_second(lambda r: arithmetic.decode_cached(params, config, r),
+                                                    val_rows, sizes.decode_batch, progress)
+    full, full_out = arithmetic.rows_per_second(lambda r: arithmetic.decode_full_recompute(params, config, r),
+                                                val_rows, sizes.decode_batch, progress)
+    return {"rows": len(val_rows), "cached_problems_per_s": cached, "full_recompute_problems_per_s": full,
+            "speedup": cached / full, "same_tokens": bool(np.array_equal(cached_out, full_out))}
+
+
+def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
+    """Wall time from a cold start (init and compile included) until the 2-digit masked rung first scores
+    100% exact on all 2,800 held-out problems, once per seed. Evaluation after every epoch is included."""
+    model_config, train_config = ladder.rung("masked", sizes.max_epochs)
+    train_split, test_split = data.make_dataset()
+    runs = []
+    for seed in tqdm(sizes.seeds, desc="seeds", disable=not progress):
+        _, history = train.train(model_config, dataclasses.replace(train_config, seed=seed), train_split,
+                                 test_split, progress=False, stop_at_accuracy=1.0)
+        reached = history.first_epoch_at(1.0)
+        runs.append({"seed": seed, "epoch": reached and reached[0], "seconds": reached and reached[1],
+                     "best_accuracy": max(history.test_accuracy), "curve": history.test_accuracy,
+                     "curve_seconds": history.seconds})
+    reached = [run["seconds"] for run in runs if run["seconds"] is not None]
+    return {"rung": "masked", "runs": runs, "reached": f"{len(reached)} of {len(runs)}",
+            "median_seconds": statistics.median(reached) if len(reached) == len(runs) else None}
+
+
+def run(sizes: Sizes = FULL, progress: bool = True) -> dict:
+    """Every benchmark, in one dict (what ``save`` writes)."""
+    peak = matmul_peak(sizes.matmul_n, sizes.repeats)
+    return {"hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
+            "sizes": dataclasses.asdict(sizes), "matmul_peak": peak,
+            "memory_bandwidth": memory_bandwidth(sizes.copy_mib, sizes.repeats),
+            "train_step": scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
+            "epoch": epoch_loops(sizes, progress), "decoding": decoding(sizes, progress),
+            "time_to_100": time_to_100(sizes, progress)}
+
+
+def save(results: dict, path=None) -> Path:
+    """Write ``results`` as JSON to ``path`` (default: ``09_bench.json`` in ``runtime.output_dir()``)."""
+    path = Path(path) if path is not None else runtime.output_dir() / "09_bench.json"
+    path.write_text(json.dumps(results, indent=1, sort_keys=True))
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds; never writes into figures/")
+    parser.add_argument("--out", help="where to write the JSON (default: figures/09_bench.json, or a "
+                                      "temporary folder with --quick or in quick mode)")
+    args = parser.parse_args(argv)
+    quick = args.quick or runtime.QUICK
+    results = run(QUICK if quick else FULL)
+    out = args.out
+    if out is None and quick:                   # quick results never overwrite the published ones
+        out = Path(tempfile.mkdtemp(prefix="catculator-bench-")) / "09_bench.json"
+    path = save(results, out)
+    print(f"{results['hardware']}\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
