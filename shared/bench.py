@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import arithmetic, calc, checkpoint, data, ladder, model, parallel, runtime, train
+from . import arithmetic, calc, checkpoint, data, ladder, model, runtime, train
 from .model import ModelConfig
 
 
@@ -30,9 +30,10 @@ from .model import ModelConfig
 class Sizes:
     """How big each measurement is; ``QUICK`` makes the whole run take seconds (for the test and CI)."""
     repeats: int = 5                 # timed runs per measurement (the median is reported)
-    matmul_n: int = 2048             # the peak: an (n, n) @ (n, n) fp32 matmul
+    matmul_sizes: tuple = (1024, 2048, 4096)   # the peak: the best (n, n) @ (n, n) fp32 matmul
     copy_mib: int = 256              # memory bandwidth: an elementwise op over this many MiB
     step_batches: tuple = (("2-digit (06)", 32), ("3-digit cpu", 128), ("3-digit t4", 256))
+    epoch_rows: int | None = None    # 2-digit training rows for the epoch and time-to-100% runs (None: all 7,200)
     decode_rows: int = 20_000        # validation rows for the KV-cache vs full-recompute comparison
     decode_batch: int = 5_000
     seeds: tuple = (0, 1, 2)         # time to 100%: one cold run per seed
@@ -40,8 +41,8 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(repeats=2, matmul_n=256, copy_mib=8, step_batches=(("2-digit (06)", 8), ("3-digit cpu", 8), ("3-digit t4", 8)),
-              decode_rows=64, decode_batch=32, seeds=(0,), max_epochs=1)
+QUICK = Sizes(repeats=2, matmul_sizes=(256,), copy_mib=8, step_batches=(("2-digit (06)", 8), ("3-digit cpu", 8)),
+              epoch_rows=320, decode_rows=64, decode_batch=32, seeds=(0,), max_epochs=1)
 
 
 def model_configs() -> dict[str, tuple[ModelConfig, int]]:
@@ -81,12 +82,15 @@ def _memory(compiled) -> dict:
     return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "xla_estimate_bytes": estimate}
 
 
-def matmul_peak(n: int, repeats: int) -> dict:
-    """The ceiling: FLOP/s of one jit-compiled (n, n) @ (n, n) fp32 matmul (2 n^3 FLOPs)."""
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-    seconds = timed(jax.jit(jnp.matmul), a, b, repeats=repeats)
-    return {"n": n, "seconds": seconds, "flop_per_s": 2 * n ** 3 / seconds}
+def matmul_peak(sizes: tuple, repeats: int) -> dict:
+    """The ceiling: FLOP/s of a jit-compiled (n, n) @ (n, n) fp32 matmul (2 n^3 FLOPs) for each n in
+    ``sizes``; ``flop_per_s`` is the best of them."""
+    by_size = {}
+    for n in sizes:
+        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+        b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+        by_size[n] = 2 * n ** 3 / timed(jax.jit(jnp.matmul), a, b, repeats=repeats)
+    return {"flop_per_s_by_n": by_size, "flop_per_s": max(by_size.values())}
 
 
 def memory_bandwidth(mib: int, repeats: int) -> dict:
@@ -97,18 +101,52 @@ def memory_bandwidth(mib: int, repeats: int) -> dict:
     return {"mib": mib, "seconds": seconds, "bytes_per_s": 2 * x.nbytes / seconds}
 
 
-def train_flops_per_token(config: ModelConfig, seq_len: int) -> float:
-    """Training FLOPs per token, counted from shapes: a forward pass costs 2 FLOPs per multiply-add, i.e.
-    2 x (the weights each token meets in a matmul: 4 D^2 + 2 D F per layer, plus D V to unembed) plus
-    attention's scores and weighted sum (2 x 2 x T x D per layer, the full T x T that is computed);
-    the backward pass costs twice the forward, so training is 3 x forward. Norms, softmax, GELU and the
-    optimizer update are left out (a few percent)."""
+def forward_flops_per_token(config: ModelConfig, seq_len: int) -> float:
+    """Forward-pass FLOPs per token, counted from shapes, 2 FLOPs per multiply-add: every weight a token
+    meets in a matmul (4 D^2 + 2 D F per layer, plus D V to unembed) and attention's scores and weighted
+    sum over the full T x T that is computed (2 x T x D each per layer). Norms, softmax and GELU are left
+    out (a few percent); ``matmul_flops`` checks the count against the traced program."""
     D, F, L, V = config.d_model, config.d_ff, config.n_layers, config.vocab_size
-    forward = 2 * (L * (4 * D * D + 2 * D * F) + D * V) + L * 4 * seq_len * D
-    return 3.0 * forward
+    return 2 * (L * (4 * D * D + 2 * D * F) + D * V) + L * 4 * seq_len * D
 
 
-def _random_batch(config: ModelConfig, batch_size: int, seq_len: int) -> dict:
+def train_flops_per_token(config: ModelConfig, seq_len: int) -> float:
+    """Training FLOPs per token: the backward pass multiplies each matmul's output gradient by both of its
+    inputs (two matmuls per forward matmul), so a training step costs 3 x the forward pass."""
+    return 3.0 * forward_flops_per_token(config, seq_len)
+
+
+def _sub_jaxprs(value):
+    """The jaxprs held in an equation's parameter (a jaxpr, a closed jaxpr, or a tuple of them)."""
+    if isinstance(value, (tuple, list)):
+        return [jaxpr for item in value for jaxpr in _sub_jaxprs(item)]
+    if hasattr(value, "eqns"):
+        return [value.jaxpr if hasattr(value, "jaxpr") else value]
+    return []
+
+
+def matmul_flops(fn, *args) -> float:
+    """FLOPs of every matrix multiply (``dot_general``) in the program JAX traces for ``fn(*args)``,
+    2 per multiply-add, inside nested jaxprs too; a ``scan`` body counts once per iteration. An exact
+    count of what the program asks for, independent of any compiler."""
+    def count(jaxpr) -> float:
+        total = 0.0
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "dot_general":
+                (lhs_contracting, _), _ = eqn.params["dimension_numbers"]
+                lhs_shape = eqn.invars[0].aval.shape
+                inner = np.prod([lhs_shape[axis] for axis in lhs_contracting])
+                total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * inner
+            repeats = eqn.params.get("length", 1) if eqn.primitive.name == "scan" else 1
+            for value in eqn.params.values():
+                total += repeats * sum(count(sub) for sub in _sub_jaxprs(value))
+        return total
+    return count(jax.make_jaxpr(fn)(*args).jaxpr)
+
+
+def random_batch(config: ModelConfig, batch_size: int, seq_len: int) -> dict:
+    """A batch of random tokens ``{"x", "y", "answer_mask"}``, each (batch_size, seq_len): speed does not
+    depend on the values."""
     tokens = jax.random.randint(jax.random.key(0), (batch_size, seq_len + 1), 0, config.vocab_size)
     return {"x": tokens[:, :-1], "y": tokens[:, 1:], "answer_mask": jnp.ones((batch_size, seq_len), bool)}
 
@@ -122,7 +160,7 @@ def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats
     step = train.make_train_step(config, train_config, optimizer)
     params = model.init_params(jax.random.key(0), config)
     carry = (params, optimizer.init(params), jax.random.key(1))
-    batch = _random_batch(config, batch_size, seq_len)
+    batch = random_batch(config, batch_size, seq_len)
     start = time.perf_counter()
     compiled = jax.jit(step).lower(carry, batch).compile()
     compile_seconds = time.perf_counter() - start
@@ -154,6 +192,7 @@ def epoch_loops(sizes: Sizes, progress: bool = True) -> dict:
     call to a jit-compiled step. Same steps, same batch size; seconds per epoch, compile excluded."""
     model_config, train_config = ladder.rung("masked")
     train_split, _ = data.make_dataset()
+    train_split = data.Split(*(part[:sizes.epoch_rows] for part in train_split))
     steps = len(train_split) // train_config.batch_size
     optimizer = train.make_optimizer(train_config, steps * train_config.epochs)
     params = model.init_params(jax.random.key(0), model_config)
@@ -198,6 +237,7 @@ def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
     100% exact on all 2,800 held-out problems, once per seed. Evaluation after every epoch is included."""
     model_config, train_config = ladder.rung("masked", sizes.max_epochs)
     train_split, test_split = data.make_dataset()
+    train_split = data.Split(*(part[:sizes.epoch_rows] for part in train_split))
     runs = []
     for seed in tqdm(sizes.seeds, desc="seeds", disable=not progress):
         _, history = train.train(model_config, dataclasses.replace(train_config, seed=seed), train_split,
@@ -213,7 +253,7 @@ def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
 
 def run(sizes: Sizes = FULL, progress: bool = True) -> dict:
     """Every benchmark, in one dict (what ``save`` writes)."""
-    peak = matmul_peak(sizes.matmul_n, sizes.repeats)
+    peak = matmul_peak(sizes.matmul_sizes, sizes.repeats)
     return {"hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
             "sizes": dataclasses.asdict(sizes), "matmul_peak": peak,
             "memory_bandwidth": memory_bandwidth(sizes.copy_mib, sizes.repeats),

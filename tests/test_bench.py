@@ -1,0 +1,57 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import pytest
+
+from shared import bench, model, runtime, train
+
+
+@pytest.mark.parametrize("scan_layers", [True, False])
+@pytest.mark.parametrize("name", ["2-digit (06)", "3-digit cpu", "3-digit t4"])
+def test_flop_count_matches_the_traced_program(name, scan_layers):
+    """The FLOPs counted from shapes equal the matmul FLOPs of the program JAX traces, exactly: for the
+    forward pass, and for a whole training step (backward = 2 x forward)."""
+    config, seq_len = bench.model_configs()[name]
+    config = dataclasses.replace(config, scan_layers=scan_layers)
+    params = model.init_params(jax.random.key(0), config)
+    batch = bench.random_batch(config, 4, seq_len)
+    tokens = 4 * seq_len
+    forward = bench.matmul_flops(lambda p, x: model.forward(p, x, config), params, batch["x"])
+    assert forward == bench.forward_flops_per_token(config, seq_len) * tokens
+    train_config = train.TrainConfig(optimizer="adamw", batch_size=4, loss="masked")
+    optimizer = train.make_optimizer(train_config, 10)
+    step = train.make_train_step(config, train_config, optimizer)
+    carry = (params, optimizer.init(params), jax.random.key(1))
+    assert bench.matmul_flops(step, carry, batch) == bench.train_flops_per_token(config, seq_len) * tokens
+
+
+def test_matmul_flops_counts_scan_iterations():
+    x = jax.numpy.ones((8, 16))
+    def looped(x):
+        return jax.lax.scan(lambda h, _: (h @ jax.numpy.ones((16, 16)), None), x, None, length=5)[0]
+    assert bench.matmul_flops(looped, x) == 5 * 2 * 8 * 16 * 16
+
+
+def test_quick_benchmark_writes_every_section(tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert {"hardware", "matmul_peak", "memory_bandwidth", "train_step", "epoch", "decoding", "time_to_100"} <= set(results)
+    assert results["hardware"] == runtime.hardware_line()
+    for runs in results["train_step"].values():
+        assert runs["scan"]["params"] == runs["unrolled"]["params"] > 0
+        assert all(runs[kind]["step_seconds"] > 0 and 0 < runs[kind]["utilisation"] for kind in ("scan", "unrolled"))
+    assert results["decoding"]["same_tokens"] is True
+    assert results["epoch"]["steps_per_epoch"] == 10            # 320 quick rows / batch 32
+    assert results["time_to_100"]["runs"][0]["seed"] == 0
+
+
+def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
+    before = {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
+    monkeypatch.setattr(bench, "run", lambda sizes, progress=True: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
+    assert bench.main(["--quick"]) == 0
+    written = capsys.readouterr().out.split("wrote ")[-1].strip()
+    assert runtime.REPO_ROOT / "figures" not in Path(written).parents
+    assert before == {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
