@@ -151,15 +151,20 @@ def random_batch(config: ModelConfig, batch_size: int, seq_len: int) -> dict:
     return {"x": tokens[:, :-1], "y": tokens[:, 1:], "answer_mask": jnp.ones((batch_size, seq_len), bool)}
 
 
-def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats: int) -> dict:
-    """Compile time, step time, tokens/s, FLOP/s and memory of one AdamW training step (masked loss) at
-    ``batch_size`` rows of ``seq_len`` tokens."""
+def adamw_train_step(config: ModelConfig, batch_size: int):
+    """The training step every benchmark times: AdamW with clipping, masked loss. Returns
+    ``(train_step, carry)``, ``carry`` being freshly initialised ``(params, opt_state, key)``."""
     train_config = train.TrainConfig(optimizer="adamw", learning_rate=1e-3, weight_decay=0.1, grad_clip=1.0,
                                      batch_size=batch_size, loss="masked")
     optimizer = train.make_optimizer(train_config, 1000)
-    step = train.make_train_step(config, train_config, optimizer)
     params = model.init_params(jax.random.key(0), config)
-    carry = (params, optimizer.init(params), jax.random.key(1))
+    return train.make_train_step(config, train_config, optimizer), (params, optimizer.init(params), jax.random.key(1))
+
+
+def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats: int) -> dict:
+    """Compile time, step time, tokens/s, FLOP/s and memory of one ``adamw_train_step`` at ``batch_size``
+    rows of ``seq_len`` tokens."""
+    step, carry = adamw_train_step(config, batch_size)
     batch = random_batch(config, batch_size, seq_len)
     start = time.perf_counter()
     compiled = jax.jit(step).lower(carry, batch).compile()
@@ -167,7 +172,7 @@ def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats
     seconds = timed(compiled, carry, batch, repeats=repeats)
     tokens = batch_size * seq_len
     flops = train_flops_per_token(config, seq_len) * tokens
-    return {"batch_size": batch_size, "seq_len": seq_len, "params": model.count_params(params),
+    return {"batch_size": batch_size, "seq_len": seq_len, "params": model.count_params(carry[0]),
             "compile_seconds": compile_seconds, "step_seconds": seconds, "tokens_per_s": tokens / seconds,
             "flops_per_step": flops, "flop_per_s": flops / seconds, "xla": _cost(compiled), **_memory(compiled)}
 

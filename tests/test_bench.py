@@ -5,7 +5,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from shared import bench, model, runtime, train
+from shared import bench, model, runtime
 
 
 @pytest.mark.parametrize("scan_layers", [True, False])
@@ -15,15 +15,11 @@ def test_flop_count_matches_the_traced_program(name, scan_layers):
     forward pass, and for a whole training step (backward = 2 x forward)."""
     config, seq_len = bench.model_configs()[name]
     config = dataclasses.replace(config, scan_layers=scan_layers)
-    params = model.init_params(jax.random.key(0), config)
+    step, carry = bench.adamw_train_step(config, batch_size=4)
     batch = bench.random_batch(config, 4, seq_len)
     tokens = 4 * seq_len
-    forward = bench.matmul_flops(lambda p, x: model.forward(p, x, config), params, batch["x"])
+    forward = bench.matmul_flops(lambda p, x: model.forward(p, x, config), carry[0], batch["x"])
     assert forward == bench.forward_flops_per_token(config, seq_len) * tokens
-    train_config = train.TrainConfig(optimizer="adamw", batch_size=4, loss="masked")
-    optimizer = train.make_optimizer(train_config, 10)
-    step = train.make_train_step(config, train_config, optimizer)
-    carry = (params, optimizer.init(params), jax.random.key(1))
     assert bench.matmul_flops(step, carry, batch) == bench.train_flops_per_token(config, seq_len) * tokens
 
 
