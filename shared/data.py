@@ -174,15 +174,15 @@ def split_indices(n: int, train_fraction: float = 0.72, seed: int = 0) -> tuple[
 
 
 def make_dataset(op: str = "+", max_operand: int = 99, train_fraction: float = 0.72, seed: int = 0,
-                 seq_len: int = SEQ_LEN) -> tuple[Split, Split]:
-    """All pairs of operands in ``[0, max_operand]`` for ``op``, split train/test. The blog's dataset is
-    ``make_dataset()``: 10,000 additions, 7,200 train and 2,800 test."""
+                 seq_len: int = SEQ_LEN, fmt: NumberFormat = BLOG_FORMAT) -> tuple[Split, Split]:
+    """All pairs of operands in ``[0, max_operand]`` for ``op``, written as ``fmt`` says, split train/test.
+    The blog's dataset is ``make_dataset()``: 10,000 additions, 7,200 train and 2,800 test."""
     a, b = all_pairs(max_operand)
     if op == "/":
         a, b = a[b != 0], b[b != 0]
     train_idx, test_idx = split_indices(len(a), train_fraction, seed)
-    return (Split.from_operands(a[train_idx], b[train_idx], op, seq_len),
-            Split.from_operands(a[test_idx], b[test_idx], op, seq_len))
+    return (Split.from_operands(a[train_idx], b[train_idx], op, seq_len, fmt),
+            Split.from_operands(a[test_idx], b[test_idx], op, seq_len, fmt))
 
 
 def batch_layout(arrays, batch_size: int):

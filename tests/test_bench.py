@@ -41,7 +41,8 @@ def test_quick_benchmark_writes_every_section(tmp_path):
         assert all(runs[kind]["step_seconds"] > 0 and 0 < runs[kind]["utilisation"] for kind in ("scan", "unrolled"))
     assert results["decoding"]["same_tokens"] is True
     assert results["epoch"]["steps_per_epoch"] == 10            # 320 quick rows / batch 32
-    assert results["time_to_100"]["runs"][0]["seed"] == 0
+    assert set(results["time_to_100"]) == set(bench.time_to_100_recipes())
+    assert all([run["seed"] for run in race["runs"]] == [0] for race in results["time_to_100"].values())
 
 
 def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):

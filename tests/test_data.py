@@ -97,3 +97,15 @@ def test_batch_layout_shapes_and_shuffle_is_a_permutation():
     np.testing.assert_array_equal(np.asarray(shuffled["x"])[..., 1:], np.asarray(shuffled["y"])[..., :-1])
     with pytest.raises(ValueError, match="larger than"):
         data.batch_layout(arrays, 10_001)
+
+
+def test_make_dataset_in_another_format_keeps_the_same_split():
+    (blog_train, blog_test) = data.make_dataset()
+    (rev_train, rev_test) = data.make_dataset(fmt=data.NumberFormat(reverse_answer=True))
+    for blog, rev in ((blog_train, rev_train), (blog_test, rev_test)):
+        np.testing.assert_array_equal(blog.a, rev.a)
+        np.testing.assert_array_equal(blog.b, rev.b)
+    row = int(np.flatnonzero((rev_test.a + rev_test.b) >= 100)[0])   # a 3-digit sum shows the order
+    a, b = int(rev_test.a[row]), int(rev_test.b[row])
+    answer = data.decode(rev_test.y[row]).split("=")[1].strip("#")
+    assert answer == str(a + b)[::-1]
