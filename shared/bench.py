@@ -1,11 +1,12 @@
 """Benchmarks for notebook 09: where the time goes, and how close to the hardware.
 
-    python -m shared.bench            # full run: a few minutes on a 2-core CPU, writes figures/09_bench.json
-    python -m shared.bench --quick    # seconds, tiny sizes, writes to a temporary folder
+    python -m shared.bench            # full run: about 17 minutes on a 2-core CPU, writes figures/09_bench.json
+    python -m shared.bench --quick    # tiny sizes, about a minute, writes to a temporary folder
 
 Every time is the median of several runs after a warm-up (compile excluded unless it says compile).
-FLOPs are counted from the model's shapes (``train_flops_per_token``) and cross-checked against XLA's
-own cost analysis of the compiled step; the hardware ceiling is a large jit-compiled fp32 matmul.
+FLOPs are counted from the model's shapes (``train_flops_per_token``), a count ``matmul_flops`` checks
+exactly against the traced program (XLA's own cost analysis is recorded beside it); the hardware
+ceiling is the best of a few large jit-compiled fp32 matmuls.
 """
 from __future__ import annotations
 
