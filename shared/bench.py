@@ -192,13 +192,18 @@ def scan_vs_unrolled(sizes: Sizes, peak_flop_per_s: float, progress: bool = True
     return results
 
 
+def _first_rows(split: data.Split, rows: int | None) -> data.Split:
+    """The first ``rows`` rows of every part of ``split`` (all of them for None): quick mode's small epochs."""
+    return data.Split(*(part[:rows] for part in split))
+
+
 def epoch_loops(sizes: Sizes, progress: bool = True) -> dict:
     """One epoch of the 2-digit masked rung two ways: a jit-compiled ``lax.scan`` over device-resident
     batches (``train.make_epoch_fn``), and the common way, a Python loop that feeds one host batch per
     call to a jit-compiled step. Same steps, same batch size; seconds per epoch, compile excluded."""
     model_config, train_config = ladder.rung("masked")
     train_split, _ = data.make_dataset()
-    train_split = data.Split(*(part[:sizes.epoch_rows] for part in train_split))
+    train_split = _first_rows(train_split, sizes.epoch_rows)
     steps = len(train_split) // train_config.batch_size
     optimizer = train.make_optimizer(train_config, steps * train_config.epochs)
     params = model.init_params(jax.random.key(0), model_config)
@@ -257,7 +262,7 @@ def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
         if sizes.max_epochs is not None:
             train_config = dataclasses.replace(train_config, epochs=sizes.max_epochs)
         train_split, test_split = data.make_dataset(fmt=fmt)
-        train_split = data.Split(*(part[:sizes.epoch_rows] for part in train_split))
+        train_split = _first_rows(train_split, sizes.epoch_rows)
         runs = []
         for seed in tqdm(sizes.seeds, desc=name, disable=not progress):
             _, history = train.train(model_config, dataclasses.replace(train_config, seed=seed), train_split,
