@@ -133,30 +133,33 @@ def read_result(answer_ids) -> np.ndarray:
     return np.where(answer_ids[:, 0] == TOKEN_ID["-"], -value, value)
 
 
-def device_data(rows: np.ndarray, op_index: np.ndarray, op_weights: dict) -> dict:
+def device_data(rows: np.ndarray, op_index: np.ndarray, op_weights: dict, answer_masks=None) -> dict:
     """What ``sample_batch`` draws from, ready to put on the device: rows grouped by operation.
 
-    rows (N, 28) and op_index (N,) as from ``all_rows`` (grouped by operation, in OPERATIONS order);
-    op_weights ``{op: weight}``, how often each operation is drawn (normalised here)."""
+    rows (N, T) and op_index (N,) as from ``all_rows`` (grouped by operation, in OPERATIONS order);
+    op_weights ``{op: weight}``, how often each operation is drawn (normalised here); answer_masks
+    (5, T - 1), which targets are answer characters for each operation (default: this format's 19)."""
     counts = np.bincount(op_index, minlength=len(OPERATIONS))
     if np.any(np.diff(op_index.astype(int)) < 0):
         raise ValueError("rows must be grouped by operation, in OPERATIONS order")
     weights = np.array([op_weights.get(op, 0.0) for op in OPERATIONS], np.float64)
     if weights.min() < 0 or weights.sum() <= 0 or np.any((weights > 0) & (counts == 0)):
         raise ValueError(f"bad operation weights {op_weights}")
+    if answer_masks is None:
+        answer_masks = np.broadcast_to(ANSWER_MASK, (len(OPERATIONS), SEQ_LEN - 1))
     return {"rows": jnp.asarray(rows), "starts": jnp.asarray(np.cumsum(counts) - counts),
+            "answer_masks": jnp.asarray(answer_masks),
             "counts": jnp.asarray(counts), "log_weights": jnp.asarray(np.log(weights / weights.sum()))}
 
 
 def sample_batch(key, data: dict, batch_size: int) -> dict:
     """Draw ``batch_size`` rows on the device: an operation by its weight, then a row of it uniformly.
-    Returns ``{"x", "y", "answer_mask"}`` of shape (B, 27); the mask covers the 19 answer targets."""
+    Returns ``{"x", "y", "answer_mask"}`` of shape (B, T - 1); the mask covers each row's answer targets."""
     op_key, row_key = jax.random.split(key)
     op = jax.random.categorical(op_key, data["log_weights"], shape=(batch_size,))
     offset = jnp.floor(jax.random.uniform(row_key, (batch_size,)) * data["counts"][op]).astype(jnp.int32)
     rows = data["rows"][data["starts"][op] + offset].astype(jnp.int32)
-    answer_mask = jnp.broadcast_to(ANSWER_MASK, (batch_size, SEQ_LEN - 1))
-    return {"x": rows[:, :-1], "y": rows[:, 1:], "answer_mask": answer_mask}
+    return {"x": rows[:, :-1], "y": rows[:, 1:], "answer_mask": data["answer_masks"][op]}
 
 
 def readable(answer_ids) -> np.ndarray:
@@ -215,8 +218,8 @@ class Recipe:
     op_weights: tuple = (("+", 0.05), ("-", 0.10), ("*", 0.20), ("//", 0.30), ("%", 0.35))
 
 
-def _recipe(name, d_model, n_layers, n_heads, batch_size, steps, learning_rate, warmup_steps):
-    model_config = ModelConfig(vocab_size=len(VOCAB), max_len=SEQ_LEN - 1, d_model=d_model, n_layers=n_layers,
+def _recipe(name, d_model, n_layers, n_heads, batch_size, steps, learning_rate, warmup_steps, seq_len=SEQ_LEN):
+    model_config = ModelConfig(vocab_size=len(VOCAB), max_len=seq_len - 1, d_model=d_model, n_layers=n_layers,
                                n_heads=n_heads, d_ff=4 * d_model, pos_encoding="learned")
     train_config = TrainConfig(optimizer="adamw", learning_rate=learning_rate, schedule="cosine",
                                warmup_steps=warmup_steps, weight_decay=0.1, grad_clip=1.0,
@@ -234,15 +237,17 @@ RECIPES = {
 
 def train_flops(recipe: Recipe, params: int) -> float:
     """Training FLOPs by the usual 6 * parameters * tokens count (forward 2, backward 4 per weight and token)."""
-    return 6.0 * params * recipe.train.batch_size * (SEQ_LEN - 1) * recipe.steps
+    return 6.0 * params * recipe.train.batch_size * recipe.model.max_len * recipe.steps
 
 
-def teacher_forced(params, config: ModelConfig, rows):
-    """rows (N, 28) -> (predicted answer tokens (N, 19), exact (N,) bool) from one teacher-forced pass:
-    greedy decoding is right exactly when every teacher-forced argmax is (see ``evaluate.exact_match``)."""
+def teacher_forced(params, config: ModelConfig, rows, answer_mask=None):
+    """rows (N, T) -> (predicted answer tokens (N, T - 9), exact (N,) bool) from one teacher-forced pass:
+    greedy decoding is right exactly when every teacher-forced argmax is (see ``evaluate.exact_match``).
+    answer_mask (N, T - 1) says which targets are answer characters (default: the 19 of this format)."""
     rows = jnp.asarray(rows, jnp.int32)
-    logits = forward(params, rows[:, :-1], config)                             # (N, 27, V)
-    answer_mask = jnp.broadcast_to(ANSWER_MASK, logits.shape[:2])
+    logits = forward(params, rows[:, :-1], config)                             # (N, T - 1, V)
+    if answer_mask is None:
+        answer_mask = jnp.broadcast_to(ANSWER_MASK, logits.shape[:2])
     predicted = jnp.argmax(logits[:, PROMPT_LEN - 1:], axis=-1)
     return predicted, exact_match(logits, rows[:, 1:], answer_mask)
 
@@ -273,9 +278,10 @@ def rows_per_second(decode, rows: np.ndarray, batch: int, progress: bool = True)
 def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops: np.ndarray,
                  chunk_steps: int, steps: int | None = None, seed: int = 0, progress: bool = True):
     """Train ``recipe`` for ``steps`` (default ``recipe.steps``) in jit-compiled chunks of ``chunk_steps``,
-    logging after each chunk the mean training loss and, on the validation sample ``val_rows`` (n, 28),
-    token accuracy and exact-answer accuracy per operation. Returns (state, history); ``state`` is
-    (params, opt_state, key, step), the tuple a checkpoint saves."""
+    logging after each chunk the mean training loss and, on the validation sample ``val_rows`` (n, T),
+    answer-token accuracy and exact-answer accuracy per operation (answer characters as
+    ``train_data["answer_masks"]`` says). Returns (state, history); ``state`` is (params, opt_state, key,
+    step), the tuple a checkpoint saves."""
     steps = recipe.steps if steps is None else steps
     start = time.perf_counter()
     mesh = parallel.data_mesh()
@@ -283,7 +289,8 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
     optimizer = make_optimizer(recipe.train, steps)
     run_steps = make_sampled_steps_fn(recipe.model, recipe.train, optimizer,
                                       partial(sample_batch, batch_size=recipe.train.batch_size), chunk_steps, mesh)
-    evaluate = jax.jit(lambda params, rows: teacher_forced(params, recipe.model, rows))
+    val_mask = np.asarray(train_data["answer_masks"])[val_ops]                  # (n, T - 1)
+    evaluate = jax.jit(lambda params, rows: teacher_forced(params, recipe.model, rows, val_mask))
     key, init_key = jax.random.split(jax.random.key(seed))
     params = parallel.replicate(init_params(init_key, recipe.model), mesh)
     opt_state = parallel.replicate(optimizer.init(params), mesh)
@@ -295,9 +302,10 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
         predicted, exact = jax.device_get(evaluate(params, val_rows))
         history["step"].append(step)
         history["loss"].append(float(losses.mean()))
-        history["token_accuracy"].append(float((predicted == val_rows[:, PROMPT_LEN:]).mean()))
+        answer = val_mask[:, PROMPT_LEN - 1:]
+        history["token_accuracy"].append(float((predicted == val_rows[:, PROMPT_LEN:])[answer].mean()))
         history["seconds"].append(time.perf_counter() - start)
         for op, accuracy in exact_by_operation(exact, val_ops).items():
             history[op].append(accuracy)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", **{op: f"{history[op][-1]:.2f}" for op in ("*", "%")})
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", **{op: f"{history[op][-1]:.2f}" for op in ("*", "%") if history[op]})
     return (params, opt_state, key, jnp.int32(steps)), history

@@ -1,6 +1,9 @@
 """A calculator you can call: ``python -m shared.calc "123*45"`` prints ``5535``.
 
-Problems come as arguments (one answer per line) or, with no arguments, one per line on stdin. Spaces
+The default model is notebook 10's (it writes its working before each answer; ``--show-work`` prints it);
+notebook 08's stays loadable with ``--checkpoint shared/checkpoints/calculator``. Compiled programs are
+kept in a cache folder (``$CATCULATOR_CACHE``, default ``~/.cache/catculator``), so only the first call
+compiles. Problems come as arguments (one answer per line) or, with no arguments, one per line on stdin. Spaces
 anywhere are fine; operators are ``+ - * // %``; operands are whole numbers 0-999. A bad problem prints
 one line on stderr (in stdin mode, ``line N: ...``) and an empty line on stdout, so answers stay aligned
 with the input; the others are still answered. Exit status: 0 if every problem was answered, 1 if any
@@ -9,18 +12,16 @@ was bad, 2 if the checkpoint could not be loaded.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import re
 import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from . import arithmetic, checkpoint, model
-from .evaluate import greedy_decode_cached
+from . import arithmetic, traces
 
-DEFAULT_CHECKPOINT = pathlib.Path(__file__).resolve().parent / "checkpoints" / "calculator"
+DEFAULT_CHECKPOINT = pathlib.Path(__file__).resolve().parent / "checkpoints" / "calculator10"
 _PROBLEM = re.compile(r"(\d+)(\+|-|\*|//|%)(\d+)")
 _ALLOWED = set("0123456789+-*/% ")
 
@@ -52,35 +53,63 @@ def format_problem(a: int, op: str, b: int) -> str:
     return f"{a}{op}{b}"
 
 
+def use_compilation_cache() -> None:
+    """Keep compiled programs on disk, so a new process skips XLA compilation (0.4.30+ options)."""
+    import jax
+
+    folder = pathlib.Path(os.environ.get("CATCULATOR_CACHE", pathlib.Path.home() / ".cache" / "catculator"))
+    jax.config.update("jax_compilation_cache_dir", str(folder / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 class Calculator:
-    """A trained model loaded from a checkpoint, answering problems in batches with cached decoding."""
+    """A trained model loaded from a checkpoint, answering problems in batches with cached decoding.
+    The checkpoint's metadata names its trace format (``traces.FORMATS``; none: notebook 08's)."""
 
     def __init__(self, path=DEFAULT_CHECKPOINT):
+        import jax
+
+        from . import checkpoint, model
+
         self.config, self.info = checkpoint.load_config(path)
+        self.format = traces.get_format(self.info.get("format", "reference"))
         self.params = checkpoint.load(path, model.init_params(jax.random.key(0), self.config))
 
-    def answer(self, problems: list[tuple[int, str, int]]) -> list[int | None]:
-        """Answers for parsed problems, in order; None where the model wrote something unreadable."""
-        if not problems:
-            return []
+    def write(self, problems: list[tuple[int, str, int]]) -> np.ndarray:
+        """What the model writes after each prompt: answer tokens (N, the format's longest answer).
+        Batches are padded to a multiple of 8 rows so that few shapes are ever compiled."""
+        import jax.numpy as jnp
+
+        from .evaluate import greedy_decode_cached
+
         a = np.array([p[0] for p in problems])
         ops = np.array([p[1] for p in problems])
         b = np.array([p[2] for p in problems])
-        prompts = np.zeros((len(problems), arithmetic.PROMPT_LEN), np.int32)
+        prompts = np.zeros((-(-len(problems) // 8) * 8, arithmetic.PROMPT_LEN), np.int32)
         for op in set(ops.tolist()):                              # one vectorised call per operation
-            chosen = ops == op
-            prompts[chosen] = arithmetic.make_rows(a[chosen], b[chosen], op)[:, :arithmetic.PROMPT_LEN]
-        answer_ids = np.asarray(greedy_decode_cached(self.params, self.config, jnp.asarray(prompts),
-                                                     arithmetic.ANSWER_LEN))
-        readable = arithmetic.readable(answer_ids)
-        values = arithmetic.read_result(answer_ids)
-        return [int(v) if ok else None for v, ok in zip(values, readable)]
+            chosen = np.flatnonzero(ops == op)
+            prompts[chosen] = traces.make_rows(self.format, a[chosen], b[chosen], op)[:, :arithmetic.PROMPT_LEN]
+        steps = self.format.seq_len - arithmetic.PROMPT_LEN
+        return np.asarray(greedy_decode_cached(self.params, self.config, jnp.asarray(prompts), steps))[:len(problems)]
+
+    def answer(self, problems: list[tuple[int, str, int]], written=None) -> list[int | None]:
+        """Answers for parsed problems, in order; None where the model wrote something unreadable.
+        ``written``: what ``write`` returned for these problems, if already decoded."""
+        if not problems:
+            return []
+        written = self.write(problems) if written is None else written
+        answers = []
+        for (a, op, b), row in zip(problems, written):
+            ok = traces.readable(self.format, row[None], op)[0]
+            answers.append(int(traces.read_result(self.format, row[None], op)[0]) if ok else None)
+        return answers
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.calc", description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", help='problems such as "123*45"; none: read stdin, one per line')
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint path (without suffix)")
+    parser.add_argument("--show-work", action="store_true", help="print what the model wrote before each answer")
     args = parser.parse_args(argv)
     from_stdin = not args.problems
     lines = sys.stdin.read().splitlines() if from_stdin else args.problems
@@ -93,17 +122,22 @@ def main(argv=None) -> int:
             parsed.append(None)
             print(f"line {number}: {error}" if from_stdin else str(error), file=sys.stderr)
             status = 1
+    use_compilation_cache()
     try:
         calculator = Calculator(args.checkpoint)
     except ValueError as error:
         print(f"cannot load the model: {error}", file=sys.stderr)
         return 2
-    answers = iter(calculator.answer([p for p in parsed if p is not None]))
+    good = [p for p in parsed if p is not None]
+    written = calculator.write(good) if good else []
+    answers = iter(zip(calculator.answer(good, written), written))
     for problem in parsed:
         if problem is None:
             print()
             continue
-        value = next(answers)
+        value, row = next(answers)
+        if args.show_work:
+            print(traces.show_work(calculator.format, *problem, row))
         if value is None:
             print("the model wrote an unreadable answer", file=sys.stderr)
             status = 1

@@ -1,0 +1,203 @@
+"""Notebook 10's experiments: which trace format to train on, the shipped calculator, and its exhaustive check.
+
+    python -m shared.trace_study compare [--quick]      # the format comparison -> figures/10_compare.json
+    python -m shared.trace_study ship [--quick]         # train the shipped calculator -> shared/checkpoints/
+    python -m shared.trace_study exhaustive [--quick]   # all 4,998,000 problems -> figures/10_exhaustive.json
+
+With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import arithmetic, checkpoint, runtime, traces
+from .arithmetic import OPERATIONS, PROMPT_LEN, Recipe, _recipe
+from .evaluate import greedy_decode_cached
+from .model import count_params
+
+# Two studies, each on the operations one trace is about, at equal steps, batch, model and seeds.
+STUDIES = {"multiplication": {"*": 1.0}, "division": {"//": 0.5, "%": 0.5}}
+COMPARE_STEPS, COMPARE_CHUNK, COMPARE_SEEDS = 500, 100, (0, 1)
+VALIDATION_ROWS = 4000            # validation sample scored during training (per study or run)
+
+# The shipped calculator: the comparison's model, trained longer on every operation.
+SHIP_WEIGHTS = (("+", 0.05), ("-", 0.10), ("*", 0.25), ("//", 0.30), ("%", 0.30))
+SHIP_STEPS, SHIP_CHUNK = 7000, 500
+CHECKPOINT = runtime.REPO_ROOT / "shared" / "checkpoints" / "calculator10"
+
+
+def recipe_for(fmt: traces.Format, op_weights, steps: int, name: str) -> Recipe:
+    """A 0.2M-parameter decoder (d 64, 4 layers, 4 heads, learned positions; AdamW 2e-3, warmup + cosine,
+    batch 128), sized for the longest answer among the operations of ``op_weights``
+    (``((op, weight), ...)``) in ``fmt``."""
+    seq_len = PROMPT_LEN + max(fmt.answer_len[op] for op, _ in op_weights)
+    recipe = _recipe(name, d_model=64, n_layers=4, n_heads=4, batch_size=128, steps=steps,
+                     learning_rate=2e-3, warmup_steps=min(300, max(1, steps // 10)), seq_len=seq_len)
+    return dataclasses.replace(recipe, op_weights=tuple(op_weights))
+
+
+@dataclasses.dataclass
+class Problems:
+    """Every problem in one format, cut to the longest answer the chosen operations need."""
+    fmt: traces.Format
+    rows: np.ndarray        # (N, T) uint8
+    a: np.ndarray
+    b: np.ndarray
+    op_index: np.ndarray    # (N,) into OPERATIONS
+
+    @classmethod
+    def build(cls, fmt: traces.Format, ops=OPERATIONS):
+        rows, a, b, op_index = traces.all_rows(fmt)
+        keep = np.isin(op_index, [OPERATIONS.index(op) for op in ops])
+        seq_len = PROMPT_LEN + max(fmt.answer_len[op] for op in ops)
+        return cls(fmt, rows[keep, :seq_len], a[keep], b[keep], op_index[keep])
+
+    def answer_masks(self) -> np.ndarray:
+        return self.fmt.answer_masks()[:, :self.rows.shape[1] - 1]
+
+
+def split(problems: Problems, validation_rows: int, seed: int = 0):
+    """(training device data builder, validation rows (n, T), validation op index (n,)): a seeded
+    held-out sample; the training data is every other row. ``//`` and ``%`` rows of the worked format are
+    the same rows, so a pair (a, b) held out for one is held out for both."""
+    pair = problems.a.astype(np.int64) * 1000 + problems.b
+    division = np.isin(problems.op_index, [OPERATIONS.index("//"), OPERATIONS.index("%")])
+    group = np.where(division, OPERATIONS.index("//"), problems.op_index).astype(np.int64)
+    key = group * 1_000_000 + pair                               # one key per (prompt kind, a, b)
+    unique_keys = np.unique(key)
+    held = np.random.default_rng(seed).choice(unique_keys, min(validation_rows, len(unique_keys)), replace=False)
+    is_held = np.isin(key, held)
+    val = np.flatnonzero(is_held)
+    val = val[np.random.default_rng(seed + 1).permutation(len(val))][:validation_rows]
+    return ~is_held, problems.rows[val], problems.op_index[val]
+
+
+def train_format(problems: Problems, recipe: Recipe, seed: int, chunk: int, progress=True):
+    """Train ``recipe`` on ``problems`` (validation pairs held out). Returns (state, history)."""
+    train_keep, val_rows, val_ops = split(problems, VALIDATION_ROWS)
+    weights = dict(recipe.op_weights)
+    data = arithmetic.device_data(problems.rows[train_keep], problems.op_index[train_keep], weights,
+                                  problems.answer_masks())
+    return arithmetic.run_training(recipe, data, val_rows, val_ops, chunk, seed=seed, progress=progress)
+
+
+def compare(out: pathlib.Path, quick: bool = False) -> dict:
+    """Every (study, format, seed) run at equal budget; writes and returns ``{run name: history}``."""
+    steps, chunk = (40, 20) if quick else (COMPARE_STEPS, COMPARE_CHUNK)
+    results = {}
+    for study, weights in STUDIES.items():
+        for fmt in traces.FORMATS.values():
+            problems = Problems.build(fmt, tuple(weights))
+            recipe = recipe_for(fmt, tuple(weights.items()), steps, f"{study}/{fmt.name}")
+            for seed in COMPARE_SEEDS:
+                state, history = train_format(problems, recipe, seed, chunk)
+                history["params"] = count_params(state[0])
+                results[f"{study}/{fmt.name}/seed{seed}"] = history
+                (out / "10_compare.json").write_text(json.dumps(results) + "\n")
+    return results
+
+
+def ship(checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
+    """Train the shipped calculator in the worked format; save the checkpoint and the history."""
+    steps, chunk = (40, 20) if quick else (SHIP_STEPS, SHIP_CHUNK)
+    problems = Problems.build(traces.WORKED)
+    recipe = recipe_for(traces.WORKED, SHIP_WEIGHTS, steps, "calculator10")
+    start = time.perf_counter()
+    state, history = train_format(problems, recipe, seed=0, chunk=chunk)
+    minutes = (time.perf_counter() - start) / 60
+    params = state[0]
+    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": steps,
+            "op_weights": dict(SHIP_WEIGHTS), "train_minutes": minutes, "params": count_params(params),
+            "train_flops": arithmetic.train_flops(recipe, count_params(params)), "hardware": runtime.hardware_line()}
+    checkpoint.save(checkpoint_path, params, recipe.model, **info)
+    (out / "10_ship_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
+    return params, recipe.model, history, info
+
+
+def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None, progress: bool = True) -> dict:
+    """Teacher-forced exactness on every problem, one operation at a time, each cut to its own answer
+    length (the model is causal, so the padding after an answer never changes the answer's logits).
+    Prompts that two operations share (``//`` and ``%`` in the worked format) are scored once. The wrong
+    problems are then decoded greedily, as the calculator would, to record the answer it gives.
+    ``pairs``: (a, b) int arrays to score instead of all 1,000,000 (for tests and quick mode).
+    Returns ``{"correct": {op: int}, "total": {op: int}, "wrong": {op: [[a, b, model's answer], ...]}}``;
+    the model's answer is None where what it wrote is unreadable."""
+    masks = fmt.answer_masks()
+    evaluate = jax.jit(lambda params, rows, mask: arithmetic.teacher_forced(params, config, rows, mask))
+    if pairs is None:
+        pairs = (g.ravel() for g in np.meshgrid(np.arange(1000), np.arange(1000), indexing="ij"))
+    grid_a, grid_b = (np.asarray(g, np.int64) for g in pairs)
+    report = {"correct": {}, "total": {}, "wrong": {}}
+    scored = {}                                            # operator field -> (exact, predicted answers)
+    for index, op in enumerate(OPERATIONS):
+        keep = grid_b != 0 if op in ("//", "%") else np.ones(len(grid_b), bool)
+        a, b = grid_a[keep], grid_b[keep]
+        field = fmt.operator_field[op]
+        if field not in scored:
+            seq_len = PROMPT_LEN + fmt.answer_len[op]
+            mask = jnp.asarray(np.broadcast_to(masks[index, :seq_len - 1], (batch, seq_len - 1)))
+            exact = []
+            for lo in tqdm(range(0, len(a), batch), desc=f"all {op} problems", disable=not progress):
+                rows = traces.make_rows(fmt, a[lo:lo + batch], b[lo:lo + batch], op)[:, :seq_len]
+                n = len(rows)
+                rows = np.pad(rows, ((0, batch - n), (0, 0)), constant_values=traces.PAD)  # one compiled shape
+                exact.append(jax.device_get(evaluate(params, rows, mask)[1])[:n])
+            scored[field] = np.concatenate(exact)
+        exact = scored[field]
+        wrong = np.flatnonzero(~exact)
+        written = greedy_answers(params, config, fmt, a[wrong], b[wrong], op, batch)
+        values, readable = traces.read_result(fmt, written, op), traces.readable(fmt, written, op)
+        report["correct"][op] = int(exact.sum())
+        report["total"][op] = int(len(exact))
+        report["wrong"][op] = [[int(a[i]), int(b[i]), int(v) if ok else None] for i, v, ok in zip(wrong, values, readable)]
+    return report
+
+
+def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int) -> np.ndarray:
+    """What greedy decoding (the calculator) writes for ``a op b``: answer tokens (N, fmt.answer_len[op])."""
+    steps = fmt.answer_len[op]
+    out = [np.zeros((0, steps), np.int32)]
+    for lo in range(0, len(a), batch):
+        prompts = traces.make_rows(fmt, a[lo:lo + batch], b[lo:lo + batch], op)[:, :PROMPT_LEN]
+        out.append(np.asarray(greedy_decode_cached(params, config, jnp.asarray(prompts, jnp.int32), steps)))
+    return np.concatenate(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("compare", "ship", "exhaustive"))
+    parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder")
+    args = parser.parse_args(argv)
+    out = pathlib.Path(tempfile.mkdtemp(prefix="catculator-10-")) if args.quick else runtime.REPO_ROOT / "figures"
+    ckpt = out / "calculator10" if args.quick else CHECKPOINT
+    print(f"runtime: {runtime.hardware_line()}  writing to {out.name}/", flush=True)
+    if args.step == "compare":
+        compare(out, args.quick)
+    elif args.step == "ship":
+        ship(ckpt, out, args.quick)
+    else:
+        config, info = checkpoint.load_config(ckpt)
+        from .model import init_params
+        params = checkpoint.load(ckpt, init_params(jax.random.key(0), config))
+        start = time.perf_counter()
+        report = exhaustive(params, config, traces.get_format(info.get("format", "reference")))
+        report["seconds"] = time.perf_counter() - start
+        report["hardware"] = runtime.hardware_line()
+        (out / "10_exhaustive.json").write_text(json.dumps(report) + "\n")
+        print({op: f"{report['correct'][op]}/{report['total'][op]}" for op in OPERATIONS})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Notebook 10's trace formats: every problem reads back right, the layout is what the docs say, and the
+exhaustive check agrees with real greedy decoding."""
+import jax
+import numpy as np
+import pytest
+
+from shared import arithmetic, calc, checkpoint, model, trace_study, traces
+from shared.arithmetic import OPERATIONS, PROMPT_LEN
+
+
+@pytest.mark.parametrize("fmt", traces.FORMATS.values(), ids=lambda f: f.name)
+def test_every_problem_reads_back_as_numpy_computes_it(fmt):
+    rows, a, b, op_index = traces.all_rows(fmt)
+    assert rows.shape == (4_998_000, fmt.seq_len)
+    for index, op in enumerate(OPERATIONS):
+        chosen = op_index == index
+        answers = rows[chosen, PROMPT_LEN:]
+        truth = arithmetic.apply_operation(a[chosen].astype(np.int64), b[chosen].astype(np.int64), op)
+        np.testing.assert_array_equal(traces.read_result(fmt, answers, op), truth)
+        assert traces.readable(fmt, answers, op).all()
+        assert (answers[:, fmt.answer_len[op]:] == traces.PAD).all()       # padding after the answer
+
+
+def test_reference_format_is_notebook_08s():
+    a, b = np.array([123, 999, 0]), np.array([45, 999, 7])
+    for op in OPERATIONS:
+        np.testing.assert_array_equal(traces.make_rows(traces.REFERENCE, a, b, op), arithmetic.make_rows(a, b, op))
+
+
+def test_worked_examples_character_by_character():
+    spelled = lambda a, op, b: "".join(c for c, _ in traces.spell(traces.WORKED, a, b, op))
+    # 123*45: column 0: 3*5=15 -> "51", total 15 -> "510"; column 1: 3*4=12 "21", 2*5=10 "01", total 12+10+1=23 "320"
+    assert spelled(123, "*", 45).startswith("51" "510" "21" "01" "320")
+    assert spelled(537, "-", 539) == "==-" "-" "200"
+    assert spelled(999, "+", 999) == "8991"
+    division = spelled(123, "//", 45)
+    assert division[:8] == "5400" "0900" and division[36:] == "1" "0" "1" "21" "0" "21" "321" "2" "330"
+    assert spelled(123, "%", 45) == division                              # one problem, one answer
+    for op in OPERATIONS:
+        assert len(traces.describe(traces.WORKED, op, 1, 1)) == traces.WORKED.answer_len[op]
+
+
+def test_subtraction_sign_is_the_first_digit_comparison_that_is_not_equal():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 1000, 5000), rng.integers(0, 1000, 5000)
+    answers = traces.make_rows(traces.WORKED, a, b, "-")[:, PROMPT_LEN:]
+    compared = answers[:, :3]
+    first = np.where((compared != traces.SIGN[0]).any(axis=1), compared[np.arange(len(a)), np.argmax(compared != traces.SIGN[0], axis=1)], traces.SIGN[1])
+    np.testing.assert_array_equal(first, answers[:, 3])
+
+
+def test_answer_masks_cover_each_answer_exactly():
+    for fmt in traces.FORMATS.values():
+        masks = fmt.answer_masks()
+        for index, op in enumerate(OPERATIONS):
+            assert masks[index].sum() == fmt.answer_len[op] and masks[index, PROMPT_LEN - 1]
+
+
+def test_show_work_lays_out_the_true_working():
+    rng = np.random.default_rng(1)
+    for a, b in zip(rng.integers(0, 1000, 200), rng.integers(1, 1000, 200)):
+        for op in OPERATIONS:
+            answer = traces.make_rows(traces.WORKED, np.array([a]), np.array([b]), op)[0, PROMPT_LEN:]
+            shown = traces.show_work(traces.WORKED, int(a), op, int(b), answer)
+            if op in ("//", "%"):
+                assert shown.endswith(f"quotient {a // b}, remainder {a % b}")
+                assert f"9x={9 * b}" in shown
+            if op == "*":
+                column_digits = [line.split("-> digit ")[1][0] for line in shown.splitlines()[1:6]]
+                assert int(shown[-1] + "".join(column_digits[::-1])) == a * b
+
+
+def test_validation_pairs_are_held_out_of_training_for_both_division_operations():
+    problems = trace_study.Problems.build(traces.WORKED, ("//", "%"))
+    train_keep, val_rows, val_ops = trace_study.split(problems, 500)
+    held = {tuple(r) for r in problems.rows[~train_keep][:, :PROMPT_LEN].tolist()}
+    trained = {tuple(r) for r in problems.rows[train_keep][:, :PROMPT_LEN].tolist()}
+    assert held and not held & trained and len(val_rows) == 500 and set(val_ops) <= {3, 4}
+
+
+TINY = model.ModelConfig(vocab_size=17, max_len=traces.WORKED.seq_len - 1, d_model=32, n_layers=2, n_heads=4,
+                         d_ff=64, pos_encoding="learned")
+
+
+def assert_exhaustive_agrees_with_greedy(calculator, n=300, seed=0):
+    """The exhaustive check's teacher-forced verdicts on ``n`` random problems per operation equal real
+    cached greedy decoding's (the calculator's). Returns the number of right answers."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 1000, n), rng.integers(1, 1000, n)
+    fmt = calculator.format
+    report = trace_study.exhaustive(calculator.params, calculator.config, fmt, batch=128, pairs=(a, b), progress=False)
+    for op in OPERATIONS:
+        written = calculator.write([(int(x), op, int(y)) for x, y in zip(a, b)])
+        truth = traces.make_rows(fmt, a, b, op)[:, PROMPT_LEN:PROMPT_LEN + fmt.answer_len[op]]
+        greedy_right = np.all(written[:, :truth.shape[1]] == truth, axis=1)
+        assert report["correct"][op] == greedy_right.sum() and report["total"][op] == n
+        assert [(x, y) for x, y, _ in report["wrong"][op]] == [(int(x), int(y)) for x, y in zip(a[~greedy_right], b[~greedy_right])]
+        answers = calculator.answer([(int(x), op, int(y)) for x, y in zip(a[~greedy_right], b[~greedy_right])])
+        assert [v for *_, v in report["wrong"][op]] == answers
+    return sum(report["correct"].values())
+
+
+def test_exhaustive_check_agrees_with_greedy_decoding_on_a_tiny_model(tmp_path):
+    """A barely trained model (its answers are wrong, at different places); the shipped model's test
+    (tests/test_shipped_calculator.py) repeats this where most answers are right."""
+    problems = trace_study.Problems.build(traces.WORKED)
+    recipe = trace_study.recipe_for(traces.WORKED, trace_study.SHIP_WEIGHTS, 60, "test")
+    recipe = recipe.__class__(recipe.name, TINY, recipe.train, 60, recipe.op_weights)
+    (params, *_), _ = trace_study.train_format(problems, recipe, seed=0, chunk=60, progress=False)
+    checkpoint.save(tmp_path / "tiny", params, TINY, format="worked")
+    assert_exhaustive_agrees_with_greedy(calc.Calculator(tmp_path / "tiny"), n=100)
