@@ -149,7 +149,8 @@ def device_data(rows: np.ndarray, op_index: np.ndarray, op_weights: dict, answer
         answer_masks = np.broadcast_to(ANSWER_MASK, (len(OPERATIONS), SEQ_LEN - 1))
     return {"rows": jnp.asarray(rows), "starts": jnp.asarray(np.cumsum(counts) - counts),
             "answer_masks": jnp.asarray(answer_masks),
-            "counts": jnp.asarray(counts), "log_weights": jnp.asarray(np.log(weights / weights.sum()))}
+            "counts": jnp.asarray(counts), "log_weights": jnp.asarray(np.log(weights / weights.sum(), where=weights > 0,
+                                                                              out=np.full(len(weights), -np.inf)))}
 
 
 def sample_batch(key, data: dict, batch_size: int) -> dict:

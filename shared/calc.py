@@ -21,7 +21,7 @@ import numpy as np
 
 from . import arithmetic, traces
 
-DEFAULT_CHECKPOINT = pathlib.Path(__file__).resolve().parent / "checkpoints" / "calculator10"
+DEFAULT_CHECKPOINT = pathlib.Path(__file__).resolve().parent / "checkpoints" / "calculator"
 _PROBLEM = re.compile(r"(\d+)(\+|-|\*|//|%)(\d+)")
 _ALLOWED = set("0123456789+-*/% ")
 
@@ -73,7 +73,9 @@ class Calculator:
 
         self.config, self.info = checkpoint.load_config(path)
         self.format = traces.get_format(self.info.get("format", "reference"))
-        self.params = checkpoint.load(path, model.init_params(jax.random.key(0), self.config))
+        shapes = jax.eval_shape(lambda key: model.init_params(key, self.config), jax.random.key(0))   # traced, not run
+        template = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), shapes)
+        self.params = checkpoint.load(path, template)
 
     def write(self, problems: list[tuple[int, str, int]]) -> np.ndarray:
         """What the model writes after each prompt: answer tokens (N, the format's longest answer).

@@ -105,3 +105,23 @@ def test_cli_missing_or_corrupt_checkpoint_is_one_clear_line(tmp_path, tiny_chec
     done = _calc("--checkpoint", str(path), "1+1")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot load the model" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_worked_checkpoint(tmp_path_factory):
+    config = model.ModelConfig(vocab_size=17, max_len=59, d_model=32, n_layers=2, n_heads=4, d_ff=64, pos_encoding="learned")
+    path = tmp_path_factory.mktemp("ck") / "tiny10"
+    checkpoint.save(path, model.init_params(jax.random.key(0), config), config, format="worked")
+    return path
+
+
+def test_show_work_prints_the_working_before_each_answer(tiny_worked_checkpoint, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "shared.calc", "--checkpoint", str(tiny_worked_checkpoint), "--show-work",
+                           "123*45", "123//45", "9-12", "5+5", "1//0"], capture_output=True, text=True,
+                          cwd=runtime.REPO_ROOT, env={"PATH": "/usr/bin:/bin", "CATCULATOR_CACHE": str(tmp_path)})
+    out = done.stdout
+    assert "123 * 45: long multiplication" in out and out.count("  column ") == 6
+    assert "123 // 45: long division by 45" in out and "multiples of 45:" in out and out.count("  step ") == 3
+    assert "9 - 12: digits compared" in out and "5 + 5: sum written units first" in out
+    assert "division by zero in '1//0'" in done.stderr and "Traceback" not in done.stderr and done.returncode == 1
+    assert any(tmp_path.rglob("*-cache")) or any(tmp_path.rglob("*")), "compiled programs were cached"
