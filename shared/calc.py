@@ -1,7 +1,9 @@
 """A calculator you can call: ``python -m shared.calc "123*45"`` prints ``5535``.
 
-The default model is notebook 10's (it writes its working before each answer; ``--show-work`` prints it);
-notebook 08's stays loadable with ``--checkpoint shared/checkpoints/calculator``. Compiled programs are
+The default model is notebook 08's. Notebook 10's, which writes its working before each answer, loads with
+``--checkpoint shared/checkpoints/calculator10``; ``--show-work`` prints what either model wrote before its
+answer (08's: its carry trace). The default stays 08's until a notebook-10 model answers more problems
+right (see the README). Compiled programs are
 kept in a cache folder (``$CATCULATOR_CACHE``, default ``~/.cache/catculator``), so only the first call
 compiles. Problems come as arguments (one answer per line) or, with no arguments, one per line on stdin. Spaces
 anywhere are fine; operators are ``+ - * // %``; operands are whole numbers 0-999. A bad problem prints
