@@ -256,3 +256,65 @@ def adamw_update(grads, state, params, learning_rate, b1=0.9, b2=0.999, eps=1e-8
     new_params = jax.tree.map(lambda p, m, v: p - lr * ((m / correction1) / (jnp.sqrt(v / correction2) + eps)
                                                         + weight_decay * p), params, m, v)
     return new_params, {"step": step, "m": m, "v": v}
+
+
+# ------------------------------------------------------------------------ training with the hand gradients
+
+def make_hand_epoch_fn(model_config: ModelConfig, train_config, total_steps: int):
+    """``train.make_epoch_fn`` with the hand-written gradients and AdamW in place of ``jax.grad`` and optax:
+    the same shuffling, the same key splits, the same schedule, so the two runs can be laid on top of
+    each other. ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean loss)``."""
+    import optax
+
+    from . import data as data_lib
+
+    schedule = optax.warmup_cosine_decay_schedule(0.0, train_config.learning_rate, train_config.warmup_steps,
+                                                  max(total_steps, train_config.warmup_steps + 1))
+
+    def train_step(carry, batch):
+        params, opt_state, key = carry
+        key, _ = jax.random.split(key)                   # the dropout key train.make_train_step draws (unused)
+        loss, grads = loss_and_grads(params, batch, model_config, train_config.loss)
+        params, opt_state = adamw_update(grads, opt_state, params, schedule,
+                                         weight_decay=train_config.weight_decay, clip_norm=train_config.grad_clip)
+        return (params, opt_state, key), loss
+
+    @jax.jit
+    def run_epoch(params, opt_state, key, train_arrays):
+        key, shuffle_key = jax.random.split(key)
+        batches = data_lib.shuffled_batches(shuffle_key, train_arrays, train_config.batch_size)
+        (params, opt_state, key), losses = jax.lax.scan(train_step, (params, opt_state, key), batches)
+        return params, opt_state, key, losses.mean()
+
+    return run_epoch
+
+
+def train_by_hand(model_config: ModelConfig, train_config, train_split, test_split, progress: bool = True):
+    """``train.train`` (same seed, init, batches and evaluation) with every gradient and the optimizer
+    written by hand. Returns (params, History)."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from . import train as train_lib
+    from .model import init_params
+
+    if train_config.optimizer != "adamw" or model_config.dropout:
+        raise ValueError("train_by_hand writes AdamW and no dropout: use an AdamW config without dropout")
+    start = time.perf_counter()
+    key, init_key = jax.random.split(jax.random.key(train_config.seed))
+    params = init_params(init_key, model_config)
+    steps_per_epoch = len(train_split) // train_config.batch_size
+    run_epoch = make_hand_epoch_fn(model_config, train_config, steps_per_epoch * train_config.epochs)
+    evaluate = train_lib.make_eval_fn(model_config, train_config.loss)
+    train_arrays, test_arrays = train_lib.as_device_arrays(train_split), train_lib.as_device_arrays(test_split)
+    opt_state, history = adamw_init(params), train_lib.History()
+    bar = tqdm(range(1, train_config.epochs + 1), desc="epochs (by hand)", disable=not progress)
+    for epoch in bar:
+        params, opt_state, key, train_loss = run_epoch(params, opt_state, key, train_arrays)
+        metrics = jax.device_get(evaluate(params, test_arrays))
+        history.append(epoch=epoch, train_loss=train_loss, test_loss=metrics["loss"],
+                       test_answer_loss=metrics["answer_loss"], test_accuracy=metrics["exact_accuracy"],
+                       seconds=time.perf_counter() - start)
+        bar.set_postfix(loss=f"{float(train_loss):.4f}", test_acc=f"{metrics['exact_accuracy']:.4f}")
+    return params, history

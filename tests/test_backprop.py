@@ -158,3 +158,21 @@ def test_adamw_by_hand_matches_optax_step_by_step():
         hand, state = backprop.adamw_update(grads, state, hand, schedule, weight_decay=0.1, clip_norm=1.0)
         for h, a in zip(jax.tree.leaves(hand), jax.tree.leaves(auto)):
             np.testing.assert_allclose(h, a, rtol=1e-5, atol=1e-7)
+
+
+def test_training_by_hand_follows_jax_grad_training():
+    """Two short epochs (40 steps) from the same seed: the loss curves agree to float32 noise, which is
+    all the divergence that short a run allows (notebook 11 shows how it grows over longer runs)."""
+    config, train_config = rung("masked", epochs=2)
+    train_split, test_split = data.make_dataset(max_operand=39)          # 1,152 train rows: 36 steps per epoch
+    _, auto = train.train(config, train_config, train_split, test_split, progress=False)
+    _, hand = backprop.train_by_hand(config, train_config, train_split, test_split, progress=False)
+    np.testing.assert_allclose(hand.train_loss, auto.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(hand.test_loss, auto.test_loss, rtol=1e-4)
+
+
+def test_training_by_hand_refuses_what_it_does_not_implement():
+    config, train_config = rung("sgd", epochs=1)
+    split = data.make_dataset(max_operand=9)[0]
+    with pytest.raises(ValueError, match="AdamW"):
+        backprop.train_by_hand(config, train_config, split, split, progress=False)
