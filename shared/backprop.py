@@ -266,7 +266,7 @@ def make_hand_epoch_fn(model_config: ModelConfig, train_config, total_steps: int
     each other. ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean loss)``."""
     import optax
 
-    from . import data as data_lib
+    from . import train as train_lib
 
     schedule = optax.warmup_cosine_decay_schedule(0.0, train_config.learning_rate, train_config.warmup_steps,
                                                   max(total_steps, train_config.warmup_steps + 1))
@@ -279,14 +279,7 @@ def make_hand_epoch_fn(model_config: ModelConfig, train_config, total_steps: int
                                          weight_decay=train_config.weight_decay, clip_norm=train_config.grad_clip)
         return (params, opt_state, key), loss
 
-    @jax.jit
-    def run_epoch(params, opt_state, key, train_arrays):
-        key, shuffle_key = jax.random.split(key)
-        batches = data_lib.shuffled_batches(shuffle_key, train_arrays, train_config.batch_size)
-        (params, opt_state, key), losses = jax.lax.scan(train_step, (params, opt_state, key), batches)
-        return params, opt_state, key, losses.mean()
-
-    return run_epoch
+    return train_lib.epoch_fn(train_step, train_config.batch_size)
 
 
 def train_by_hand(model_config: ModelConfig, train_config, train_split, test_split, progress: bool = True):

@@ -109,12 +109,17 @@ def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimi
 def make_epoch_fn(model_config: ModelConfig, train_config: TrainConfig, optimizer, mesh=None):
     """Build ``run_epoch(params, opt_state, key, train_arrays) -> (params, opt_state, key, mean_loss)``:
     one jit-compiled pass over the shuffled training set as a ``lax.scan`` of optimizer steps."""
-    train_step = make_train_step(model_config, train_config, optimizer, mesh)
+    return epoch_fn(make_train_step(model_config, train_config, optimizer, mesh), train_config.batch_size)
+
+
+def epoch_fn(train_step, batch_size: int):
+    """``run_epoch`` as in ``make_epoch_fn``, around any ``train_step((params, opt_state, key), batch) ->
+    ((params, opt_state, key), loss)`` (notebook 11 passes one with hand-written gradients)."""
 
     @jax.jit
     def run_epoch(params, opt_state, key, train_arrays):
         key, shuffle_key = jax.random.split(key)
-        batches = data_lib.shuffled_batches(shuffle_key, train_arrays, train_config.batch_size)
+        batches = data_lib.shuffled_batches(shuffle_key, train_arrays, batch_size)
         (params, opt_state, key), losses = jax.lax.scan(train_step, (params, opt_state, key), batches)
         return params, opt_state, key, losses.mean()
 
