@@ -33,7 +33,8 @@ VALIDATION_ROWS = 4000            # validation sample scored during training (pe
 
 # The shipped calculator: the comparison's model, trained longer on every operation.
 SHIP_WEIGHTS = (("+", 0.05), ("-", 0.10), ("*", 0.35), ("//", 0.25), ("%", 0.25))
-SHIP_STEPS, SHIP_CHUNK = 2000, 250
+SHIP_STEPS, SHIP_CHUNK = 10000, 500
+OP_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "//": "floordiv", "%": "mod"}
 CHECKPOINT = runtime.REPO_ROOT / "shared" / "checkpoints" / "calculator10"
 
 
@@ -126,21 +127,21 @@ def ship(checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
 
 
 def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None, progress: bool = True,
-               after_each=None, order=OPERATIONS) -> dict:
+               after_each=None, order=OPERATIONS, decode_at_most: int = 2000) -> dict:
     """Teacher-forced exactness on every problem, one operation at a time, each cut to its own answer
     length (the model is causal, so the padding after an answer never changes the answer's logits).
-    Prompts that two operations share (``//`` and ``%`` in the worked format) are scored once. The wrong
-    problems are then decoded greedily, as the calculator would, to record the answer it gives.
-    ``pairs``: (a, b) int arrays to score instead of all 1,000,000 (for tests and quick mode).
-    Returns ``{"correct": {op: int}, "total": {op: int}, "wrong": {op: [[a, b, model's answer], ...]}}``;
-    the model's answer is None where what it wrote is unreadable. ``after_each(report)`` is called after each
+    Prompts that two operations share (``//`` and ``%`` in the worked format) are scored once. The first
+    ``decode_at_most`` wrong problems of each operation are then decoded greedily, as the calculator would,
+    to record the answer it gives. ``pairs``: (a, b) int arrays to score instead of all 1,000,000 (for tests
+    and quick mode). Returns ``{"correct": {op: int}, "total": {op: int}, "examples": {op: [[a, b, the
+    calculator's answer or None if unreadable], ...]}, "wrong_a": {op: (n_wrong,)}, "wrong_b": {...}}``. ``after_each(report)`` is called after each
     operation (to save partial results of a long run), in the order ``order``."""
     masks = fmt.answer_masks()
     evaluate = jax.jit(lambda params, rows, mask: arithmetic.teacher_forced(params, config, rows, mask))
     if pairs is None:
         pairs = (g.ravel() for g in np.meshgrid(np.arange(1000), np.arange(1000), indexing="ij"))
     grid_a, grid_b = (np.asarray(g, np.int64) for g in pairs)
-    report = {"correct": {}, "total": {}, "wrong": {}}
+    report = {"correct": {}, "total": {}, "examples": {}, "wrong_a": {}, "wrong_b": {}}
     scored = {}                                            # operator field -> (exact, predicted answers)
     for op in order:
         index = OPERATIONS.index(op)
@@ -159,14 +160,26 @@ def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None
             scored[field] = np.concatenate(exact)
         exact = scored[field]
         wrong = np.flatnonzero(~exact)
-        written = greedy_answers(params, config, fmt, a[wrong], b[wrong], op, batch)
+        decoded = wrong[:decode_at_most]
+        written = greedy_answers(params, config, fmt, a[decoded], b[decoded], op, batch)
         values, readable = traces.read_result(fmt, written, op), traces.readable(fmt, written, op)
         report["correct"][op] = int(exact.sum())
         report["total"][op] = int(len(exact))
-        report["wrong"][op] = [[int(a[i]), int(b[i]), int(v) if ok else None] for i, v, ok in zip(wrong, values, readable)]
+        report["examples"][op] = [[int(a[i]), int(b[i]), int(v) if ok else None] for i, v, ok in zip(decoded, values, readable)]
+        report["wrong_a"][op], report["wrong_b"][op] = a[wrong].astype(np.uint16), b[wrong].astype(np.uint16)
         if after_each is not None:
             after_each(report)
     return report
+
+
+def save_exhaustive(report: dict, out: pathlib.Path, **extra) -> None:
+    """Write the counts and decoded examples to ``out/10_exhaustive.json`` and every wrong problem to
+    ``out/10_wrong.npz`` (uint16 arrays ``"<name>_a"``, ``"<name>_b"`` per operation checked, names as in
+    ``OP_NAMES``)."""
+    summary = {key: report[key] for key in ("correct", "total", "examples")}
+    (out / "10_exhaustive.json").write_text(json.dumps({**summary, **extra}) + "\n")
+    np.savez_compressed(out / "10_wrong.npz", **{f"{OP_NAMES[op]}_{ab}": report[f"wrong_{ab}"][op]
+                                                  for op in report["correct"] for ab in ("a", "b")})
 
 
 def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int) -> np.ndarray:
@@ -198,8 +211,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
 
         def save(report):
-            report = {**report, "seconds": time.perf_counter() - start, "hardware": runtime.hardware_line()}
-            (out / "10_exhaustive.json").write_text(json.dumps(report) + "\n")
+            save_exhaustive(report, out, seconds=time.perf_counter() - start, hardware=runtime.hardware_line())
             print({op: f"{report['correct'][op]}/{report['total'][op]}" for op in report["correct"]}, flush=True)
 
         # the hardest operations first, so that a run stopped early has checked the ones that matter most

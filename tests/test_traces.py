@@ -88,15 +88,18 @@ def assert_exhaustive_agrees_with_greedy(calculator, n=300, seed=0):
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, 1000, n), rng.integers(1, 1000, n)
     fmt = calculator.format
-    report = trace_study.exhaustive(calculator.params, calculator.config, fmt, batch=128, pairs=(a, b), progress=False)
+    report = trace_study.exhaustive(calculator.params, calculator.config, fmt, batch=128, pairs=(a, b), progress=False,
+                                    decode_at_most=50)
     for op in OPERATIONS:
         written = calculator.write([(int(x), op, int(y)) for x, y in zip(a, b)])
         truth = traces.make_rows(fmt, a, b, op)[:, PROMPT_LEN:PROMPT_LEN + fmt.answer_len[op]]
         greedy_right = np.all(written[:, :truth.shape[1]] == truth, axis=1)
         assert report["correct"][op] == greedy_right.sum() and report["total"][op] == n
-        assert [(x, y) for x, y, _ in report["wrong"][op]] == [(int(x), int(y)) for x, y in zip(a[~greedy_right], b[~greedy_right])]
-        answers = calculator.answer([(int(x), op, int(y)) for x, y in zip(a[~greedy_right], b[~greedy_right])])
-        assert [v for *_, v in report["wrong"][op]] == answers
+        np.testing.assert_array_equal(report["wrong_a"][op], a[~greedy_right])
+        np.testing.assert_array_equal(report["wrong_b"][op], b[~greedy_right])
+        assert [(x, y) for x, y, _ in report["examples"][op]] == [(int(x), int(y)) for x, y in zip(a[~greedy_right], b[~greedy_right])][:50]
+        answers = calculator.answer([(int(x), op, int(y)) for x, y, _ in report["examples"][op]])
+        assert [v for *_, v in report["examples"][op]] == answers
     return sum(report["correct"].values())
 
 
