@@ -1,4 +1,4 @@
-"""The committed calculator checkpoint: it loads, and it is as accurate as notebook 08 reported."""
+"""The committed calculator checkpoints: they load, and they are as accurate as notebooks 08 and 10 reported."""
 import subprocess
 import sys
 
@@ -6,40 +6,63 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from shared import arithmetic, calc, evaluate, runtime
+from shared import arithmetic, calc, evaluate, runtime, traces
+from test_traces import assert_exhaustive_agrees_with_greedy
 
-# Exact-answer accuracy per operation that the shipped checkpoint must reach on a fixed sample of 2,000
+CHECKPOINT_08 = calc.DEFAULT_CHECKPOINT.parent / "calculator"        # the default
+CHECKPOINT_10 = calc.DEFAULT_CHECKPOINT.parent / "calculator10"
+
+# Exact-answer accuracy per operation that notebook 08's checkpoint must reach on a fixed sample of 2,000
 # held-out rows: notebook 08's full-split figures, rounded down, minus five points (about three standard
 # errors for the ~400 rows of each operation in the sample).
-MINIMUM = {"+": 0.95, "-": 0.94, "*": 0.61, "//": 0.90, "%": 0.84}
+MINIMUM_08 = {"+": 0.95, "-": 0.94, "*": 0.61, "//": 0.90, "%": 0.84}
+# The same for notebook 10's checkpoint, on 1,000 random problems per operation: its exhaustive figures
+# (figures/10_exhaustive.json), rounded down, minus about three standard errors (at least 0.3 points).
+MINIMUM_10 = {"+": 0.31, "-": 0.99, "*": 0.99, "//": 0.92, "%": 0.92}
 
 
 @pytest.fixture(scope="module")
 def calculator():
-    return calc.Calculator()
+    return calc.Calculator(CHECKPOINT_10)
 
 
-@pytest.fixture(scope="module")
-def validation_sample():
+def test_notebook_08_checkpoint_is_the_default_and_as_accurate_as_reported():
+    calculator_08 = calc.Calculator()
+    assert calculator_08.format is traces.REFERENCE
     rows, _, _, op_index = arithmetic.all_rows()
     chosen = arithmetic.validation_split(len(rows))[:2000]
-    return rows[chosen], op_index[chosen]
-
-
-def test_shipped_checkpoint_accuracy_on_a_fixed_sample(calculator, validation_sample):
-    rows, op_index = validation_sample
-    decoded = np.asarray(evaluate.greedy_decode_cached(calculator.params, calculator.config,
+    rows, op_index = rows[chosen], op_index[chosen]
+    decoded = np.asarray(evaluate.greedy_decode_cached(calculator_08.params, calculator_08.config,
                                                        jnp.asarray(rows[:, :arithmetic.PROMPT_LEN], jnp.int32),
                                                        arithmetic.ANSWER_LEN))
     accuracy = arithmetic.exact_by_operation(np.all(decoded == rows[:, arithmetic.PROMPT_LEN:], axis=1), op_index)
-    for op, minimum in MINIMUM.items():
+    for op, minimum in MINIMUM_08.items():
         assert accuracy[op] >= minimum, (op, accuracy[op])
 
 
-def test_cli_answers_match_the_model_in_process(calculator):
+def test_notebook_10_checkpoint_accuracy_on_a_fixed_sample(calculator):
+    assert calculator.format is traces.WORKED
+    rng = np.random.default_rng(10)
+    for op, minimum in MINIMUM_10.items():
+        problems = [(int(a), op, int(b)) for a, b in zip(rng.integers(0, 1000, 1000), rng.integers(1, 1000, 1000))]
+        answers = calculator.answer(problems)
+        truth = [int(arithmetic.apply_operation(np.array([a]), np.array([b]), op)[0]) for a, op, b in problems]
+        accuracy = np.mean([x == y for x, y in zip(answers, truth)])
+        assert accuracy >= minimum, (op, accuracy)
+
+
+def test_exhaustive_check_agrees_with_greedy_decoding_on_the_shipped_model(calculator):
+    right = assert_exhaustive_agrees_with_greedy(calculator, n=300, seed=1)
+    assert right > 0.5 * 5 * 300                       # mostly right answers: the check is not vacuous
+
+
+@pytest.mark.parametrize("checkpoint_path", [CHECKPOINT_08, CHECKPOINT_10], ids=["08", "10"])
+def test_cli_answers_match_the_model_in_process(checkpoint_path, tmp_path):
+    calculator = calc.Calculator(checkpoint_path)
     problems = ["123+45", "999-1", "12*12", "100//7", "100%7"]
-    done = subprocess.run([sys.executable, "-m", "shared.calc", *problems], capture_output=True, text=True,
-                          cwd=runtime.REPO_ROOT)
+    done = subprocess.run([sys.executable, "-m", "shared.calc", "--checkpoint", str(checkpoint_path), *problems],
+                          capture_output=True, text=True, cwd=runtime.REPO_ROOT,
+                          env={"PATH": "/usr/bin:/bin", "CATCULATOR_CACHE": str(tmp_path)})
     expected = calculator.answer([calc.parse(p) for p in problems])
     assert done.stdout.split() == [str(v) for v in expected]
     assert done.returncode == (0 if None not in expected else 1)
