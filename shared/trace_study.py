@@ -69,8 +69,8 @@ class Problems:
 
 
 def split(problems: Problems, validation_rows: int, seed: int = 0):
-    """(training device data builder, validation rows (n, T), validation op index (n,)): a seeded
-    held-out sample; the training data is every other row. ``//`` and ``%`` rows of the worked format are
+    """(train_keep (N,) bool, validation rows (n, T), validation op index (n,)): a seeded held-out
+    sample of (prompt, a, b) keys; training keeps every row whose key is not held out. ``//`` and ``%`` rows of the worked format are
     the same rows, so a pair (a, b) held out for one is held out for both."""
     pair = problems.a.astype(np.int64) * 1000 + problems.b
     division = np.isin(problems.op_index, [OPERATIONS.index("//"), OPERATIONS.index("%")])
