@@ -36,12 +36,13 @@ def save(path, tree, model_config: ModelConfig, **metadata) -> pathlib.Path:
     return path.with_suffix(".npz")
 
 
-def load_config(path) -> tuple[ModelConfig, dict]:
-    """The ModelConfig and the metadata saved beside a checkpoint. Raises ValueError if missing or corrupt."""
+def load_config(path, config_class=ModelConfig) -> tuple:
+    """The model config (a ``config_class``: the decoder's ``ModelConfig`` unless told) and the metadata
+    saved beside a checkpoint. Raises ValueError if missing or corrupt."""
     json_path = pathlib.Path(path).with_suffix(".json")
     try:
         info = json.loads(json_path.read_text())
-        return ModelConfig(**info.pop("model_config")), info
+        return config_class(**info.pop("model_config")), info
     except FileNotFoundError:
         raise ValueError(f"no checkpoint at {json_path}") from None
     except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as error:

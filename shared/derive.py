@@ -1,0 +1,235 @@
+"""Differentiate polynomials with notebook 12's encoder-decoder.
+
+    python -m shared.derive "-3x^3+4x^2-4"         # prints -9x^2+8x
+    echo "x^2-x+1" | python -m shared.derive       # one polynomial per line on stdin
+
+Polynomials as in ``shared.polynomials``: one variable x, whole powers 0-5, whole coefficients -5..5
+(``3x^2 - x + 1``; spaces are fine, any correct spelling reads). A bad line prints one line on stderr (in
+stdin mode ``line N: ...``) and an empty line on stdout, so answers stay aligned with the input; the rest
+are still answered. Exit status: 0 if every line was answered, 1 if any was bad, 2 if the model could not
+be loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from . import polynomials as P
+
+CHECKPOINT = pathlib.Path(__file__).resolve().parent / "checkpoints" / "derive"
+SOURCE_LEN = 25                  # the longest polynomial, "-5x^5-5x^4-5x^3-5x^2-5x-5"
+TARGET_LEN = 26                  # start + the longest derivative (24 tokens) + end
+
+
+def examples(coeffs) -> dict:
+    """Polynomials (N, 6) -> the arrays training and scoring use: ``source`` (N, 25) the polynomial's
+    tokens; ``target_in`` (N, 26) start + derivative; ``target_out`` (N, 26) derivative + end; ``mask``
+    (N, 26) which targets count (up to and including the end token)."""
+    source = P.render(coeffs, SOURCE_LEN).astype(np.int32)
+    derivative = P.render(P.derivative(coeffs), TARGET_LEN - 1).astype(np.int32)
+    length = (derivative != P.PAD).sum(axis=1)
+    target_out = np.concatenate([derivative, np.zeros((len(coeffs), 1), np.int32)], axis=1)
+    target_out[np.arange(len(coeffs)), length] = P.END
+    target_in = np.concatenate([np.full((len(coeffs), 1), P.START, np.int32), target_out[:, :-1]], axis=1)
+    mask = np.arange(TARGET_LEN) <= length[:, None]
+    return {"source": source, "target_in": target_in, "target_out": target_out, "mask": mask}
+
+
+def check_polynomial(coeffs_row, text: str) -> None:
+    """Raise ValueError (a message a person can act on) if a parsed polynomial is outside what the model
+    was trained on."""
+    if np.abs(coeffs_row).max() > P.MAX_COEFF:
+        raise ValueError(f"coefficients must be between -{P.MAX_COEFF} and {P.MAX_COEFF}: {text.strip()!r}")
+    if not coeffs_row[1:].any():
+        raise ValueError(f"the degree must be 1 to {P.MAX_DEGREE} (a constant's derivative is 0): {text.strip()!r}")
+
+
+def parse_line(text: str) -> np.ndarray:
+    """One polynomial as a person types it -> coefficients (6,). Raises ValueError saying what is wrong."""
+    if not text.strip():
+        raise ValueError("empty line")
+    coeffs, readable = P.parse(P.from_text([text]), max_power=9)
+    if not readable[0]:
+        raise ValueError(f"not a polynomial in x with powers 0-{P.MAX_DEGREE}, each written once: {text.strip()!r}")
+    if coeffs[0, P.POWERS:].any():
+        raise ValueError(f"powers above {P.MAX_DEGREE} are not supported: {text.strip()!r}")
+    check_polynomial(coeffs[0, :P.POWERS], text)
+    return coeffs[0, :P.POWERS]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A model and how to train it: AdamW with warmup and cosine decay, gradient clipping at 1, batches
+    drawn by epochs over ``train_polynomials`` training rows."""
+    model: "seq2seq.Seq2SeqConfig"
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    epochs: int = 20
+    train_polynomials: int = 100_000
+    weight_decay: float = 0.01
+
+
+def datasets(train_polynomials: int, held_out: int = 10_000, seed: int = 0):
+    """(train, validation, test) coefficient arrays (n, 6), each a sample of the distribution restricted to
+    its split (``polynomials.split_of``), so no polynomial is in two of them: ``train_polynomials`` rows,
+    2,000 validation rows and ``held_out`` test rows. Short polynomials repeat within a set, as they do
+    in the distribution."""
+    pool = P.sample(2 * train_polynomials + 25 * max(held_out, 2000), np.random.default_rng(seed))
+    split = P.split_of(pool)
+    train, validation, test = pool[split == 0][:train_polynomials], pool[split == 1][:2000], pool[split == 2][:held_out]
+    if len(train) < train_polynomials or len(test) < held_out:
+        raise RuntimeError("the sample pool was too small for the sizes asked")    # 90% / 5% of the pool: never
+    return train, validation, test
+
+
+def make_train_step(config, optimizer):
+    """``train_step((params, opt_state, key), batch) -> (..., loss)`` on a batch of ``examples``: the mean
+    cross-entropy over the target tokens that count."""
+    import jax
+    import optax
+
+    from . import seq2seq, train
+
+    def loss_fn(params, batch):
+        logits = seq2seq.forward(params, batch["source"], batch["target_in"], config)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target_out"])
+        return train.mean_loss(losses, batch["mask"].astype(losses.dtype))
+
+    def train_step(carry, batch):
+        params, opt_state, key = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state, key), loss
+
+    return train_step
+
+
+def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
+    """Greedy derivatives of polynomials (N, 6): written tokens (N, TARGET_LEN)."""
+    import jax
+    import jax.numpy as jnp
+
+    from . import seq2seq
+
+    decode = jax.jit(lambda params, source: seq2seq.greedy(params, source, config, P.START, TARGET_LEN))
+    out = []
+    for lo in range(0, len(coeffs), batch):
+        source = P.render(coeffs[lo:lo + batch], SOURCE_LEN).astype(np.int32)
+        n = len(source)
+        source = np.pad(source, ((0, batch - n), (0, 0)))             # one compiled shape
+        source[n:, 0] = P.TOKEN_ID["x"]                               # padding rows: any valid polynomial
+        out.append(np.asarray(decode(params, jnp.asarray(source)))[:n])
+    return np.concatenate(out) if out else np.zeros((0, TARGET_LEN), np.int32)
+
+
+def score(coeffs, written) -> dict:
+    """Exact match (the same polynomial, read back by ``polynomials.parse``) by degree, and what went wrong
+    in the reference's terms: ``unreadable``; ``structure`` (a different set of powers); ``sign`` (the
+    right powers and sizes, a sign flipped); ``coefficient`` (the right powers, a size wrong)."""
+    truth = P.derivative(coeffs)
+    got, readable = P.parse(written)
+    exact = readable & (got == truth).all(axis=1)
+    same_powers = (got != 0) == (truth != 0)
+    kinds = np.select([exact, ~readable, ~same_powers.all(axis=1), (np.abs(got) == np.abs(truth)).all(axis=1)],
+                      ["exact", "unreadable", "structure", "sign"], "coefficient")
+    degree = P.degree(coeffs)
+    return {"exact_by_degree": {int(d): float(exact[degree == d].mean()) for d in np.unique(degree)},
+            "count_by_degree": {int(d): int((degree == d).sum()) for d in np.unique(degree)},
+            "exact": float(exact.mean()),
+            "errors": {kind: int((kinds == kind).sum()) for kind in ("unreadable", "structure", "sign", "coefficient")},
+            "kinds": kinds}
+
+
+def train_model(recipe: Recipe, train_coeffs, val_coeffs, seed: int = 0, progress: bool = True, evaluate_every: int = 1):
+    """Train ``recipe`` on ``train_coeffs``; after every ``evaluate_every`` epochs decode the validation
+    polynomials greedily. Returns (params, history: epoch, loss, validation exact and by degree, seconds
+    since the start, compile included)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from tqdm.auto import tqdm
+
+    from . import seq2seq, train
+
+    start = time.perf_counter()
+    steps_per_epoch = len(train_coeffs) // recipe.batch_size
+    schedule = optax.warmup_cosine_decay_schedule(0.0, recipe.learning_rate, recipe.warmup_steps,
+                                                  max(steps_per_epoch * recipe.epochs, recipe.warmup_steps + 1))
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=recipe.weight_decay))
+    key, init_key = jax.random.split(jax.random.key(seed))
+    params = seq2seq.init_params(init_key, recipe.model)
+    opt_state = optimizer.init(params)
+    run_epoch = train.epoch_fn(make_train_step(recipe.model, optimizer), recipe.batch_size)
+    arrays = {name: jnp.asarray(value) for name, value in examples(train_coeffs).items()}
+    history = {"epoch": [], "loss": [], "exact": [], "exact_by_degree": [], "seconds": []}
+    bar = tqdm(range(1, recipe.epochs + 1), desc="epochs", disable=not progress)
+    for epoch in bar:
+        params, opt_state, key, loss = run_epoch(params, opt_state, key, arrays)
+        if epoch % evaluate_every and epoch != recipe.epochs:
+            continue
+        report = score(val_coeffs, write(params, recipe.model, val_coeffs))
+        history["epoch"].append(epoch)
+        history["loss"].append(float(loss))
+        history["exact"].append(report["exact"])
+        history["exact_by_degree"].append(report["exact_by_degree"])
+        history["seconds"].append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{float(loss):.4f}", exact=f"{report['exact']:.4f}")
+    return params, history
+
+
+class Differentiator:
+    """The trained encoder-decoder, loaded from a checkpoint (``.npz`` + ``.json``, no pickle)."""
+
+    def __init__(self, path=CHECKPOINT):
+        import jax
+
+        from . import checkpoint, seq2seq
+
+        self.config, self.info = checkpoint.load_config(path, seq2seq.Seq2SeqConfig)
+        shapes = jax.eval_shape(lambda key: seq2seq.init_params(key, self.config), jax.random.key(0))
+        self.params = checkpoint.load(path, jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), shapes))
+
+    def derive(self, coeffs) -> list[str]:
+        """Polynomials (N, 6) -> the derivatives the model writes, as text ("" where it wrote nothing)."""
+        written = write(self.params, self.config, np.asarray(coeffs), batch=max(8, -(-len(coeffs) // 8) * 8))
+        return P.to_text(np.where(np.cumsum(written == P.END, axis=1) > 0, P.PAD, written))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.derive", description=__doc__.splitlines()[0])
+    parser.add_argument("polynomials", nargs="*", help='polynomials such as "-3x^3+4x^2-4"; none: read stdin')
+    parser.add_argument("--checkpoint", default=str(CHECKPOINT), help="checkpoint path (without suffix)")
+    args = parser.parse_args(argv)
+    from_stdin = not args.polynomials
+    lines = sys.stdin.read().splitlines() if from_stdin else args.polynomials
+    parsed, status = [], 0
+    for number, line in enumerate(lines, 1):
+        try:
+            parsed.append(parse_line(line))
+        except ValueError as error:
+            parsed.append(None)
+            print(f"line {number}: {error}" if from_stdin else str(error), file=sys.stderr)
+            status = 1
+    good = [p for p in parsed if p is not None]
+    if good:
+        from .calc import use_compilation_cache
+        use_compilation_cache()
+        try:
+            model = Differentiator(args.checkpoint)
+        except ValueError as error:
+            print(f"cannot load the model: {error}", file=sys.stderr)
+            return 2
+        answers = iter(model.derive(np.stack(good)))
+    for coeffs in parsed:
+        print("" if coeffs is None else next(answers))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Notebook 12's task around the model: training rows, scoring, and the command line's contract."""
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from shared import checkpoint, derive, polynomials as P, runtime, seq2seq
+
+TINY = seq2seq.Seq2SeqConfig(d_model=16, n_encoder_layers=1, n_decoder_layers=1, n_heads=2, d_ff=32)
+
+
+def test_examples_shift_the_target_and_count_the_end_token():
+    rows = derive.examples(np.array([[-4, 0, 4, -3, 0, 0]]))                      # -3x^3+4x^2-4
+    assert P.to_text(rows["source"]) == ["-3x^3+4x^2-4"]
+    out, inp, mask = rows["target_out"][0], rows["target_in"][0], rows["mask"][0]
+    assert P.to_text(out[None]) == ["-9x^2+8x"] and out[8] == P.END and mask.sum() == 9
+    assert inp[0] == P.START and (inp[1:9] == out[:8]).all()
+
+
+def test_datasets_never_share_a_polynomial():
+    train, validation, test = derive.datasets(5000, held_out=1000)
+    assert (len(train), len(validation), len(test)) == (5000, 2000, 1000)
+    ids = [set(P.ids(rows).tolist()) for rows in (train, validation, test)]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+
+
+def test_score_names_each_kind_of_error():
+    coeffs = np.array([[2, 5, -4, 3, 0, 0]] * 5)                                  # 3x^3-4x^2+5x+2 -> 9x^2-8x+5
+    written = P.from_text(["9x^2-8x+5", "9x^2+8x+5", "9x^2-9x+5", "9x^2-8x", "9x^^2"])
+    report = derive.score(coeffs, written)
+    assert list(report["kinds"]) == ["exact", "sign", "coefficient", "structure", "unreadable"]
+    assert report["exact_by_degree"] == {3: 0.2} and report["errors"] == {"unreadable": 1, "structure": 1, "sign": 1, "coefficient": 1}
+
+
+@pytest.mark.parametrize("line, message", [("3y^2", "unknown character"), ("x^6+1", "powers above 5"),
+                                           ("7x^2", "between -5 and 5"), ("4", "degree must be 1 to 5"),
+                                           ("x^2+x^2", "each written once"), ("  ", "empty line")])
+def test_bad_input_is_a_clear_message(line, message):
+    with pytest.raises(ValueError, match=message):
+        derive.parse_line(line)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("derive") / "tiny"
+    checkpoint.save(path, seq2seq.init_params(jax.random.key(0), TINY), TINY, note="untrained, for CLI tests")
+    return path
+
+
+def _derive(*args, stdin=None, cache):
+    return subprocess.run([sys.executable, "-m", "shared.derive", *args], input=stdin, capture_output=True, text=True,
+                          cwd=runtime.REPO_ROOT, env={"PATH": "/usr/bin:/bin", "CATCULATOR_CACHE": str(cache)})
+
+
+def test_cli_answers_each_line_and_reports_bad_ones(tiny_checkpoint, tmp_path):
+    done = _derive("--checkpoint", str(tiny_checkpoint), stdin="x^2-x+1\n7x\n\n3x^3\n", cache=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == ["line 2: coefficients must be between -5 and 5: '7x'", "line 3: empty line"]
+    assert len(done.stdout.split("\n")) == 5                       # four answer lines (bad ones empty), aligned
+    model = derive.Differentiator(tiny_checkpoint)
+    lines = done.stdout.split("\n")
+    assert [lines[0], lines[3]] == model.derive(np.array([[1, -1, 1, 0, 0, 0], [0, 0, 0, 3, 0, 0]]))
+
+
+def test_cli_without_a_model_exits_2_with_one_line(tmp_path):
+    done = _derive("--checkpoint", str(tmp_path / "missing"), "x^2", cache=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("cannot load the model: no checkpoint") and "Traceback" not in done.stderr
+
+
+def test_a_short_training_run_lowers_the_loss():
+    train, validation, _ = derive.datasets(512, held_out=100)
+    recipe = derive.Recipe(TINY, batch_size=64, epochs=12, train_polynomials=512, warmup_steps=8, learning_rate=1e-2)
+    _, history = derive.train_model(recipe, train, validation[:64], progress=False, evaluate_every=12)
+    assert history["epoch"] == [12] and history["loss"][-1] < 2.0            # ln(17) = 2.83 at the start
