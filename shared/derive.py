@@ -2,6 +2,7 @@
 
     python -m shared.derive "-3x^3+4x^2-4"         # prints -9x^2+8x
     echo "x^2-x+1" | python -m shared.derive       # one polynomial per line on stdin
+    python -m shared.derive --train [--quick]      # the committed training run -> shared/checkpoints/derive
 
 Polynomials as in ``shared.polynomials``: one variable x, whole powers 0-5, whole coefficients -5..5
 (``3x^2 - x + 1``; spaces are fine, any correct spelling reads). A bad line prints one line on stderr (in
@@ -183,6 +184,43 @@ def train_model(recipe: Recipe, train_coeffs, val_coeffs, seed: int = 0, progres
     return params, history
 
 
+def ship_recipe():
+    """The shipped model: 0.23M parameters, pre-norm, 2 + 2 layers of width 64; 100,000 training
+    polynomials (the reference's count), 12 epochs of batch 128."""
+    from .seq2seq import Seq2SeqConfig
+    model = Seq2SeqConfig(d_model=64, n_encoder_layers=2, n_decoder_layers=2, n_heads=4, d_ff=256, norm="pre")
+    return Recipe(model, batch_size=128, learning_rate=2e-3, warmup_steps=200, epochs=12, train_polynomials=100_000)
+
+
+def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = True) -> dict:
+    """Train ``recipe``, score it on the 10,000 test polynomials, save the checkpoint at ``path`` and the
+    history and test report to ``out/12_derive.json``. Returns that report."""
+    import json
+
+    import jax
+
+    from . import checkpoint, runtime
+    from .model import count_params
+
+    train, validation, test = datasets(recipe.train_polynomials)
+    start = time.perf_counter()
+    params, history = train_model(recipe, train, validation, progress=progress)
+    minutes = (time.perf_counter() - start) / 60
+    report = score(test, write(params, recipe.model, test))
+    kinds = report.pop("kinds")
+    wrong = np.flatnonzero(kinds != "exact")[:50]
+    examples = [[P.to_text(P.render(test[i:i + 1]))[0], P.to_text(P.render(P.derivative(test[i:i + 1])))[0],
+                 P.to_text(np.where(np.cumsum(w == P.END) > 0, P.PAD, w)[None])[0], str(kinds[i])]
+                for i, w in zip(wrong, write(params, recipe.model, test[wrong]) if len(wrong) else [])]
+    info = {"recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k != "model"},
+            "params": count_params(params), "train_minutes": minutes, "hardware": runtime.hardware_line()}
+    checkpoint.save(path, params, recipe.model, **info, test=report)
+    result = {**info, "history": history, "test": report, "test_distinct": int(len(np.unique(P.ids(test)))),
+              "wrong_examples": examples}
+    (out / "12_derive.json").write_text(json.dumps(result) + "\n")
+    return result
+
+
 class Differentiator:
     """The trained encoder-decoder, loaded from a checkpoint (``.npz`` + ``.json``, no pickle)."""
 
@@ -205,7 +243,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.derive", description=__doc__.splitlines()[0])
     parser.add_argument("polynomials", nargs="*", help='polynomials such as "-3x^3+4x^2-4"; none: read stdin')
     parser.add_argument("--checkpoint", default=str(CHECKPOINT), help="checkpoint path (without suffix)")
+    parser.add_argument("--train", action="store_true", help="train the shipped model (writes the checkpoint "
+                        "and figures/12_derive.json)")
+    parser.add_argument("--quick", action="store_true", help="with --train: a tiny run into a temporary folder")
     args = parser.parse_args(argv)
+    if args.train:
+        import tempfile
+
+        from . import runtime
+        recipe, out, path = ship_recipe(), runtime.REPO_ROOT / "figures", CHECKPOINT
+        if args.quick:
+            recipe = dataclasses.replace(recipe, epochs=1, train_polynomials=2000)
+            out = pathlib.Path(tempfile.mkdtemp(prefix="catculator-12-"))
+            path = out / "derive"
+        result = train_and_save(recipe, path, out)
+        print({"minutes": round(result["train_minutes"], 1), **result["test"]})
+        return 0
     from_stdin = not args.polynomials
     lines = sys.stdin.read().splitlines() if from_stdin else args.polynomials
     parsed, status = [], 0
