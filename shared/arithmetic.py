@@ -277,12 +277,14 @@ def rows_per_second(decode, rows: np.ndarray, batch: int, progress: bool = True)
 
 
 def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops: np.ndarray,
-                 chunk_steps: int, steps: int | None = None, seed: int = 0, progress: bool = True):
+                 chunk_steps: int, steps: int | None = None, seed: int = 0, progress: bool = True,
+                 start_params=None):
     """Train ``recipe`` for ``steps`` (default ``recipe.steps``) in jit-compiled chunks of ``chunk_steps``,
     logging after each chunk the mean training loss and, on the validation sample ``val_rows`` (n, T),
     answer-token accuracy and exact-answer accuracy per operation (answer characters as
     ``train_data["answer_masks"]`` says). Returns (state, history); ``state`` is (params, opt_state, key,
-    step), the tuple a checkpoint saves."""
+    step), the tuple a checkpoint saves. ``start_params``: go on training these (a fresh optimizer state)
+    instead of a new initialisation."""
     steps = recipe.steps if steps is None else steps
     start = time.perf_counter()
     mesh = parallel.data_mesh()
@@ -293,7 +295,8 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
     val_mask = np.asarray(train_data["answer_masks"])[val_ops]                  # (n, T - 1)
     evaluate = jax.jit(lambda params, rows: teacher_forced(params, recipe.model, rows, val_mask))
     key, init_key = jax.random.split(jax.random.key(seed))
-    params = parallel.replicate(init_params(init_key, recipe.model), mesh)
+    params = init_params(init_key, recipe.model) if start_params is None else start_params
+    params = parallel.replicate(params, mesh)
     opt_state = parallel.replicate(optimizer.init(params), mesh)
     train_data = parallel.replicate(train_data, mesh)
     history = {"step": [], "loss": [], "token_accuracy": [], "seconds": [], **{op: [] for op in OPERATIONS}}

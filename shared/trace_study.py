@@ -1,8 +1,10 @@
 """Notebook 10's experiments: which trace format to train on, the shipped calculator, and its exhaustive check.
 
     python -m shared.trace_study compare [--quick]      # the format comparison -> figures/10_compare.json
-    python -m shared.trace_study ship [--quick]         # train the shipped calculator -> shared/checkpoints/
-    python -m shared.trace_study exhaustive [--quick]   # all 4,998,000 problems -> figures/10_exhaustive.json
+    python -m shared.trace_study ship [--quick]         # first training run -> shared/checkpoints/calculator10_first
+    python -m shared.trace_study exhaustive --model first   # all 4,998,000 problems -> figures/10_exhaustive_first.json
+    python -m shared.trace_study focus [--quick]        # more steps where it is wrong -> shared/checkpoints/calculator10
+    python -m shared.trace_study exhaustive [--quick]   # the shipped model on all problems -> figures/10_exhaustive.json
 
 With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
 """
@@ -24,18 +26,23 @@ from tqdm.auto import tqdm
 from . import arithmetic, checkpoint, runtime, traces
 from .arithmetic import OPERATIONS, PROMPT_LEN, Recipe, _recipe
 from .evaluate import greedy_decode_cached
-from .model import count_params
+from .model import count_params, init_params
 
 # Two studies, each on the operations one trace is about, at equal steps, batch, model and seeds.
 STUDIES = {"multiplication": {"*": 1.0}, "division": {"//": 0.5, "%": 0.5}}
 COMPARE_STEPS, COMPARE_CHUNK, COMPARE_SEEDS = 500, 100, (0, 1)
 VALIDATION_ROWS = 4000            # validation sample scored during training (per study or run)
 
-# The shipped calculator: the comparison's model, trained longer on every operation.
+# The shipped calculator: the comparison's model, trained longer on every operation (the first run) ...
 SHIP_WEIGHTS = (("+", 0.05), ("-", 0.10), ("*", 0.35), ("//", 0.25), ("%", 0.25))
 SHIP_STEPS, SHIP_CHUNK = 10000, 500
+# ... then trained on where the first run's exhaustive check found it wrong: + and the division rows get
+# most of each batch (// and % share their rows, so .3 + .3 is 60% division rows), * and - keep a share.
+FOCUS_WEIGHTS = (("+", 0.20), ("-", 0.05), ("*", 0.15), ("//", 0.30), ("%", 0.30))
+FOCUS_STEPS, FOCUS_LEARNING_RATE = 6000, 1e-3
 OP_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "//": "floordiv", "%": "mod"}
-CHECKPOINT = runtime.REPO_ROOT / "shared" / "checkpoints" / "calculator10"
+CHECKPOINTS = runtime.REPO_ROOT / "shared" / "checkpoints"
+FIRST_CHECKPOINT, CHECKPOINT = CHECKPOINTS / "calculator10_first", CHECKPOINTS / "calculator10"
 
 
 def recipe_for(fmt: traces.Format, op_weights, steps: int, name: str) -> Recipe:
@@ -84,13 +91,15 @@ def split(problems: Problems, validation_rows: int, seed: int = 0):
     return ~is_held, problems.rows[val], problems.op_index[val]
 
 
-def train_format(problems: Problems, recipe: Recipe, seed: int, chunk: int, progress=True):
-    """Train ``recipe`` on ``problems`` (validation pairs held out). Returns (state, history)."""
+def train_format(problems: Problems, recipe: Recipe, seed: int, chunk: int, progress=True, start_params=None):
+    """Train ``recipe`` on ``problems`` (validation pairs held out), from ``start_params`` if given.
+    Returns (state, history)."""
     train_keep, val_rows, val_ops = split(problems, VALIDATION_ROWS)
     weights = dict(recipe.op_weights)
     data = arithmetic.device_data(problems.rows[train_keep], problems.op_index[train_keep], weights,
                                   problems.answer_masks())
-    return arithmetic.run_training(recipe, data, val_rows, val_ops, chunk, seed=seed, progress=progress)
+    return arithmetic.run_training(recipe, data, val_rows, val_ops, chunk, seed=seed, progress=progress,
+                                   start_params=start_params)
 
 
 def compare(out: pathlib.Path, quick: bool = False) -> dict:
@@ -110,7 +119,8 @@ def compare(out: pathlib.Path, quick: bool = False) -> dict:
 
 
 def ship(checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
-    """Train the shipped calculator in the worked format; save the checkpoint and the history."""
+    """The first training run of the shipped calculator, in the worked format; saves the checkpoint and
+    ``out/10_ship_history.json``."""
     steps, chunk = (20, 10) if quick else (SHIP_STEPS, SHIP_CHUNK)
     problems = Problems.build(traces.WORKED)
     recipe = recipe_for(traces.WORKED, SHIP_WEIGHTS, steps, "calculator10")
@@ -123,6 +133,38 @@ def ship(checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
             "train_flops": arithmetic.train_flops(recipe, count_params(params)), "hardware": runtime.hardware_line()}
     checkpoint.save(checkpoint_path, params, recipe.model, **info)
     (out / "10_ship_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
+    return params, recipe.model, history, info
+
+
+def load_model(path: pathlib.Path):
+    """(params, config, info) of a checkpoint."""
+    config, info = checkpoint.load_config(path)
+    return checkpoint.load(path, init_params(jax.random.key(0), config)), config, info
+
+
+def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
+    """Go on training the first run's model with ``FOCUS_WEIGHTS`` (a fresh AdamW, warmup and cosine decay
+    from ``FOCUS_LEARNING_RATE``, the same validation pairs held out); saves the checkpoint and
+    ``out/10_focus_history.json``."""
+    steps, chunk = (20, 10) if quick else (FOCUS_STEPS, SHIP_CHUNK)
+    start_params, config, first = load_model(start_path)
+    problems = Problems.build(traces.WORKED)
+    recipe = recipe_for(traces.WORKED, FOCUS_WEIGHTS, steps, "calculator10 focus")
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
+    if recipe.model != config:
+        raise ValueError(f"{start_path} holds a different model: {config}")
+    start = time.perf_counter()
+    state, history = train_format(problems, recipe, seed=1, chunk=chunk, start_params=start_params)
+    minutes = (time.perf_counter() - start) / 60
+    params = state[0]
+    flops = arithmetic.train_flops(recipe, count_params(params))
+    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
+            "focus_steps": steps, "op_weights": dict(FOCUS_WEIGHTS), "continued_from": start_path.name,
+            "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
+            "params": count_params(params), "train_flops": first["train_flops"] + flops,
+            "hardware": runtime.hardware_line()}
+    checkpoint.save(checkpoint_path, params, recipe.model, **info)
+    (out / "10_focus_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
     return params, recipe.model, history, info
 
 
@@ -172,14 +214,32 @@ def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None
     return report
 
 
-def save_exhaustive(report: dict, out: pathlib.Path, **extra) -> None:
-    """Write the counts and decoded examples to ``out/10_exhaustive.json`` and every wrong problem to
-    ``out/10_wrong.npz`` (uint16 arrays ``"<name>_a"``, ``"<name>_b"`` per operation checked, names as in
-    ``OP_NAMES``)."""
+def save_exhaustive(report: dict, out: pathlib.Path, suffix: str = "", **extra) -> None:
+    """Write the counts and decoded examples to ``out/10_exhaustive{suffix}.json`` and every wrong problem
+    to ``out/10_wrong{suffix}.npz`` (uint16 arrays ``"<name>_a"``, ``"<name>_b"`` per operation checked,
+    names as in ``OP_NAMES``)."""
     summary = {key: report[key] for key in ("correct", "total", "examples")}
-    (out / "10_exhaustive.json").write_text(json.dumps({**summary, **extra}) + "\n")
-    np.savez_compressed(out / "10_wrong.npz", **{f"{OP_NAMES[op]}_{ab}": report[f"wrong_{ab}"][op]
+    (out / f"10_exhaustive{suffix}.json").write_text(json.dumps({**summary, **extra}) + "\n")
+    np.savez_compressed(out / f"10_wrong{suffix}.npz", **{f"{OP_NAMES[op]}_{ab}": report[f"wrong_{ab}"][op]
                                                   for op in report["correct"] for ab in ("a", "b")})
+
+
+def first_wrong_characters(params, config, fmt: traces.Format, a, b, op: str, batch: int = 4000) -> np.ndarray:
+    """Where the model first goes wrong on ``a op b``: a, b (N,) -> (N,) int, the index of the first answer
+    character whose teacher-forced prediction is wrong (names in ``traces.describe``), -1 where none is.
+    Greedy decoding writes the same characters up to that one, so it is where the calculator slips."""
+    length = fmt.answer_len[op]
+    seq_len = PROMPT_LEN + length
+    evaluate = jax.jit(lambda params, rows: arithmetic.teacher_forced(params, config, rows, jnp.ones((batch, seq_len - 1), bool)))
+    first = [np.zeros(0, np.int64)]
+    for lo in range(0, len(a), batch):
+        rows = traces.make_rows(fmt, a[lo:lo + batch], b[lo:lo + batch], op)[:, :seq_len]
+        n = len(rows)
+        rows = np.pad(rows, ((0, batch - n), (0, 0)), constant_values=traces.PAD)        # one compiled shape
+        predicted = np.asarray(evaluate(params, rows)[0])[:n, :length]
+        wrong = predicted != rows[:n, PROMPT_LEN:]
+        first.append(np.where(wrong.any(axis=1), wrong.argmax(axis=1), -1))
+    return np.concatenate(first)
 
 
 def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int) -> np.ndarray:
@@ -194,24 +254,29 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "exhaustive"))
-    parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder")
+    parser.add_argument("step", choices=("compare", "ship", "focus", "exhaustive"))
+    parser.add_argument("--model", choices=("first", "final"), default="final",
+                        help="exhaustive: check the first run's model or the shipped one (default)")
+    parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
     args = parser.parse_args(argv)
     out = pathlib.Path(tempfile.mkdtemp(prefix="catculator-10-")) if args.quick else runtime.REPO_ROOT / "figures"
-    ckpt = out / "calculator10" if args.quick else CHECKPOINT
+    first, final = (out / "calculator10_first", out / "calculator10") if args.quick else (FIRST_CHECKPOINT, CHECKPOINT)
     print(f"runtime: {runtime.hardware_line()}  writing to {out.name}/", flush=True)
     if args.step == "compare":
         compare(out, args.quick)
     elif args.step == "ship":
-        ship(ckpt, out, args.quick)
+        ship(first, out, args.quick)
+    elif args.step == "focus":
+        if args.quick:
+            ship(first, out, quick=True)
+        focus(first, final, out, args.quick)
     else:
-        config, info = checkpoint.load_config(ckpt)
-        from .model import init_params
-        params = checkpoint.load(ckpt, init_params(jax.random.key(0), config))
+        params, config, info = load_model(first if args.model == "first" else final)
+        suffix = "_first" if args.model == "first" else ""
         start = time.perf_counter()
 
         def save(report):
-            save_exhaustive(report, out, seconds=time.perf_counter() - start, hardware=runtime.hardware_line())
+            save_exhaustive(report, out, suffix, seconds=time.perf_counter() - start, hardware=runtime.hardware_line())
             print({op: f"{report['correct'][op]}/{report['total'][op]}" for op in report["correct"]}, flush=True)
 
         # the hardest operations first, so that a run stopped early has checked the ones that matter most

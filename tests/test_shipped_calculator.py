@@ -9,8 +9,7 @@ import pytest
 from shared import arithmetic, calc, evaluate, runtime, traces
 from test_traces import assert_exhaustive_agrees_with_greedy
 
-CHECKPOINT_08 = calc.DEFAULT_CHECKPOINT.parent / "calculator"        # the default
-CHECKPOINT_10 = calc.DEFAULT_CHECKPOINT.parent / "calculator10"
+CHECKPOINT_08, CHECKPOINT_10 = calc.CHECKPOINT_08, calc.CHECKPOINT_10
 
 # Exact-answer accuracy per operation that notebook 08's checkpoint must reach on a fixed sample of 2,000
 # held-out rows: notebook 08's full-split figures, rounded down, minus five points (about three standard
@@ -18,7 +17,7 @@ CHECKPOINT_10 = calc.DEFAULT_CHECKPOINT.parent / "calculator10"
 MINIMUM_08 = {"+": 0.95, "-": 0.94, "*": 0.61, "//": 0.90, "%": 0.84}
 # The same for notebook 10's checkpoint, on 1,000 random problems per operation: its exhaustive figures
 # (figures/10_exhaustive.json), rounded down, minus about three standard errors (at least 0.3 points).
-MINIMUM_10 = {"+": 0.31, "-": 0.99, "*": 0.99, "//": 0.92, "%": 0.92}
+MINIMUM_10 = {"+": 0.997, "-": 0.996, "*": 0.996, "//": 0.94, "%": 0.94}
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,8 @@ def calculator():
     return calc.Calculator(CHECKPOINT_10)
 
 
-def test_notebook_08_checkpoint_is_the_default_and_as_accurate_as_reported():
-    calculator_08 = calc.Calculator()
+def test_notebook_08_checkpoint_is_as_accurate_as_reported():
+    calculator_08 = calc.Calculator(CHECKPOINT_08)
     assert calculator_08.format is traces.REFERENCE
     rows, _, _, op_index = arithmetic.all_rows()
     chosen = arithmetic.validation_split(len(rows))[:2000]
@@ -40,8 +39,8 @@ def test_notebook_08_checkpoint_is_the_default_and_as_accurate_as_reported():
         assert accuracy[op] >= minimum, (op, accuracy[op])
 
 
-def test_notebook_10_checkpoint_accuracy_on_a_fixed_sample(calculator):
-    assert calculator.format is traces.WORKED
+def test_notebook_10_checkpoint_is_the_default_and_accurate_on_a_fixed_sample(calculator):
+    assert calculator.format is traces.WORKED and calc.Calculator().info == calculator.info
     rng = np.random.default_rng(10)
     for op, minimum in MINIMUM_10.items():
         problems = [(int(a), op, int(b)) for a, b in zip(rng.integers(0, 1000, 1000), rng.integers(1, 1000, 1000))]

@@ -83,8 +83,9 @@ TINY = model.ModelConfig(vocab_size=17, max_len=traces.WORKED.seq_len - 1, d_mod
 
 
 def assert_exhaustive_agrees_with_greedy(calculator, n=300, seed=0):
-    """The exhaustive check's teacher-forced verdicts on ``n`` random problems per operation equal real
-    cached greedy decoding's (the calculator's). Returns the number of right answers."""
+    """The exhaustive check's teacher-forced verdicts on ``n`` random problems per operation, and the first
+    wrong character ``first_wrong_characters`` finds, equal real cached greedy decoding's (the
+    calculator's). Returns the number of right answers."""
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, 1000, n), rng.integers(1, 1000, n)
     fmt = calculator.format
@@ -93,7 +94,10 @@ def assert_exhaustive_agrees_with_greedy(calculator, n=300, seed=0):
     for op in OPERATIONS:
         written = calculator.write([(int(x), op, int(y)) for x, y in zip(a, b)])
         truth = traces.make_rows(fmt, a, b, op)[:, PROMPT_LEN:PROMPT_LEN + fmt.answer_len[op]]
-        greedy_right = np.all(written[:, :truth.shape[1]] == truth, axis=1)
+        greedy_wrong = written[:, :truth.shape[1]] != truth
+        greedy_right = ~greedy_wrong.any(axis=1)
+        first_wrong = trace_study.first_wrong_characters(calculator.params, calculator.config, fmt, a, b, op, batch=128)
+        np.testing.assert_array_equal(first_wrong, np.where(greedy_right, -1, greedy_wrong.argmax(axis=1)))
         assert report["correct"][op] == greedy_right.sum() and report["total"][op] == n
         np.testing.assert_array_equal(report["wrong_a"][op], a[~greedy_right])
         np.testing.assert_array_equal(report["wrong_b"][op], b[~greedy_right])
