@@ -230,9 +230,9 @@ def epoch_loops(sizes: Sizes, progress: bool = True) -> dict:
 
 def decoding(sizes: Sizes, progress: bool = True) -> dict:
     """Problems per second of greedy decoding with the key/value cache and with full recomputation, on the
-    first ``decode_rows`` rows of notebook 08's validation split, with the shipped calculator checkpoint."""
-    config, _ = checkpoint.load_config(calc.DEFAULT_CHECKPOINT)
-    params = checkpoint.load(calc.DEFAULT_CHECKPOINT, model.init_params(jax.random.key(0), config))
+    first ``decode_rows`` rows of notebook 08's validation split, with notebook 08's checkpoint."""
+    config, _ = checkpoint.load_config(calc.CHECKPOINT_08)
+    params = checkpoint.load(calc.CHECKPOINT_08, model.init_params(jax.random.key(0), config))
     rows, _, _, _ = arithmetic.all_rows()
     val_rows = rows[arithmetic.validation_split(len(rows))[:sizes.decode_rows]]
     cached, cached_out = arithmetic.rows_per_second(lambda r: arithmetic.decode_cached(params, config, r),

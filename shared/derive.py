@@ -3,6 +3,7 @@
     python -m shared.derive "-3x^3+4x^2-4"         # prints -9x^2+8x
     echo "x^2-x+1" | python -m shared.derive       # one polynomial per line on stdin
     python -m shared.derive --train [--quick]      # the committed training run -> shared/checkpoints/derive
+    python -m shared.derive --evaluate             # score it on 10,000 different test polynomials
 
 Polynomials as in ``shared.polynomials``: one variable x, whole powers 0-5, whole coefficients -5..5
 (``3x^2 - x + 1``; spaces are fine, any correct spelling reads). A bad line prints one line on stderr (in
@@ -87,6 +88,15 @@ def datasets(train_polynomials: int, held_out: int = 10_000, seed: int = 0):
     if len(train) < train_polynomials or len(test) < held_out:
         raise RuntimeError("the sample pool was too small for the sizes asked")    # 90% / 5% of the pool: never
     return train, validation, test
+
+
+def distinct_test_polynomials(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` different polynomials of degree 1-5, drawn uniformly from all those in the test split: a
+    harder set than the distribution's (long polynomials are most of them, and none repeats)."""
+    every = np.arange(P.SPACE)
+    coeffs = P.from_ids(every)
+    candidates = every[(P.split_of(coeffs) == 2) & (P.degree(coeffs) >= 1)]
+    return P.from_ids(np.random.default_rng(seed).choice(candidates, n, replace=False))
 
 
 def make_train_step(config, optimizer):
@@ -221,6 +231,26 @@ def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = Tru
     return result
 
 
+def evaluate_distinct(path, out: pathlib.Path, n: int = 10_000) -> dict:
+    """Score the checkpoint at ``path`` on ``distinct_test_polynomials(n)``; write ``out/12_derive_distinct.json``."""
+    import json
+
+    from . import runtime
+
+    model = Differentiator(path)
+    test = distinct_test_polynomials(n)
+    written = write(model.params, model.config, test)
+    report = score(test, written)
+    kinds = report.pop("kinds")
+    wrong = np.flatnonzero(kinds != "exact")[:50]
+    report["wrong_examples"] = [[P.to_text(P.render(test[i:i + 1]))[0], P.to_text(P.render(P.derivative(test[i:i + 1])))[0],
+                                 P.to_text(np.where(np.cumsum(written[i] == P.END) > 0, P.PAD, written[i])[None])[0],
+                                 str(kinds[i])] for i in wrong]
+    report["hardware"] = runtime.hardware_line()
+    (out / "12_derive_distinct.json").write_text(json.dumps(report) + "\n")
+    return report
+
+
 class Differentiator:
     """The trained encoder-decoder, loaded from a checkpoint (``.npz`` + ``.json``, no pickle)."""
 
@@ -239,6 +269,22 @@ class Differentiator:
         return P.to_text(np.where(np.cumsum(written == P.END, axis=1) > 0, P.PAD, written))
 
 
+def _split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(options, polynomials): argparse would read ``-3x^2`` as an unknown option, so every argument that
+    is not one of ours (``--checkpoint PATH``, ``--train``, ``--quick``, ``-h``) is a polynomial, in order."""
+    options, polynomials, i = [], [], 0
+    while i < len(argv):
+        if argv[i] == "--checkpoint":
+            options += argv[i:i + 2]
+            i += 1
+        elif argv[i] in ("--train", "--quick", "--evaluate", "-h", "--help") or argv[i].startswith("--checkpoint="):
+            options.append(argv[i])
+        else:
+            polynomials.append(argv[i])
+        i += 1
+    return options, polynomials
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.derive", description=__doc__.splitlines()[0])
     parser.add_argument("polynomials", nargs="*", help='polynomials such as "-3x^3+4x^2-4"; none: read stdin')
@@ -246,7 +292,16 @@ def main(argv=None) -> int:
     parser.add_argument("--train", action="store_true", help="train the shipped model (writes the checkpoint "
                         "and figures/12_derive.json)")
     parser.add_argument("--quick", action="store_true", help="with --train: a tiny run into a temporary folder")
-    args = parser.parse_args(argv)
+    parser.add_argument("--evaluate", action="store_true", help="score the model on 10,000 different test "
+                        "polynomials (figures/12_derive_distinct.json)")
+    options, polynomials = _split_arguments(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(options)
+    args.polynomials = polynomials
+    if args.evaluate:
+        from . import runtime
+        report = evaluate_distinct(args.checkpoint, runtime.REPO_ROOT / "figures")
+        print({key: report[key] for key in ("exact", "exact_by_degree", "errors")})
+        return 0
     if args.train:
         import tempfile
 

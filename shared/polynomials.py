@@ -65,6 +65,12 @@ def ids(coeffs) -> np.ndarray:
     return ((np.asarray(coeffs, np.int64) + MAX_COEFF) * 11 ** np.arange(POWERS)).sum(axis=1)
 
 
+def from_ids(polynomial_ids) -> np.ndarray:
+    """The inverse of ``ids``: (n,) -> coefficients (n, 6)."""
+    polynomial_ids = np.asarray(polynomial_ids, np.int64)
+    return (polynomial_ids[:, None] // 11 ** np.arange(POWERS)) % 11 - MAX_COEFF
+
+
 def split_of(coeffs, seed: int = 0, fractions=(0.9, 0.05, 0.05)) -> np.ndarray:
     """(n, 6) -> (n,) int: 0 train, 1 validation, 2 test. A fixed random draw per polynomial id, so one
     polynomial is always in the same split, however often it is sampled."""

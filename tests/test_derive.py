@@ -74,3 +74,8 @@ def test_a_short_training_run_lowers_the_loss():
     recipe = derive.Recipe(TINY, batch_size=64, epochs=12, train_polynomials=512, warmup_steps=8, learning_rate=1e-2)
     _, history = derive.train_model(recipe, train, validation[:64], progress=False, evaluate_every=12)
     assert history["epoch"] == [12] and history["loss"][-1] < 2.0            # ln(17) = 2.83 at the start
+
+
+def test_a_polynomial_that_starts_with_a_minus_is_not_an_option(tiny_checkpoint, tmp_path):
+    done = _derive("-3x^3+4x^2-4", "--checkpoint", str(tiny_checkpoint), "-x", cache=tmp_path)
+    assert done.returncode == 0 and len(done.stdout.split("\n")) == 3, done.stderr

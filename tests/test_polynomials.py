@@ -80,3 +80,7 @@ def test_splits_never_share_a_polynomial(sample):
         assert not np.intersect1d(P.ids(sample[split == a]), P.ids(sample[split == b])).size
     np.testing.assert_allclose(np.bincount(split, minlength=3) / len(sample), (0.9, 0.05, 0.05), atol=0.01)
     np.testing.assert_array_equal(split, P.split_of(sample))                                  # deterministic
+
+
+def test_ids_and_from_ids_are_inverse(sample):
+    np.testing.assert_array_equal(P.from_ids(P.ids(sample)), sample)
