@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import pathlib
 import sys
 import time
@@ -121,14 +122,20 @@ def make_train_step(config, optimizer):
     return train_step
 
 
-def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
-    """Greedy derivatives of polynomials (N, 6): written tokens (N, TARGET_LEN)."""
+@functools.lru_cache(maxsize=None)
+def _greedy_fn(config):
+    """The jit-compiled greedy decoder of one model config (built once, not once per call)."""
     import jax
-    import jax.numpy as jnp
 
     from . import seq2seq
+    return jax.jit(lambda params, source: seq2seq.greedy(params, source, config, P.START, TARGET_LEN))
 
-    decode = jax.jit(lambda params, source: seq2seq.greedy(params, source, config, P.START, TARGET_LEN))
+
+def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
+    """Greedy derivatives of polynomials (N, 6): written tokens (N, TARGET_LEN)."""
+    import jax.numpy as jnp
+
+    decode = _greedy_fn(config)
     out = []
     for lo in range(0, len(coeffs), batch):
         source = P.render(coeffs[lo:lo + batch], SOURCE_LEN).astype(np.int32)
@@ -137,6 +144,20 @@ def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
         source[n:, 0] = P.TOKEN_ID["x"]                               # padding rows: any valid polynomial
         out.append(np.asarray(decode(params, jnp.asarray(source)))[:n])
     return np.concatenate(out) if out else np.zeros((0, TARGET_LEN), np.int32)
+
+
+def as_text(written) -> list[str]:
+    """Written tokens (N, T) -> the derivatives as text, each cut at its end token."""
+    written = np.asarray(written)
+    return P.to_text(np.where(np.cumsum(written == P.END, axis=1) > 0, P.PAD, written))
+
+
+def wrong_examples(coeffs, written, kinds, at_most: int = 50) -> list[list[str]]:
+    """The first ``at_most`` misses as ``[polynomial, true derivative, what the model wrote, kind]``."""
+    wrong = np.flatnonzero(kinds != "exact")[:at_most]
+    return [[polynomial, derivative, answer, str(kind)] for polynomial, derivative, answer, kind in
+            zip(P.to_text(P.render(coeffs[wrong])), P.to_text(P.render(P.derivative(coeffs[wrong]))),
+                as_text(written[wrong]), kinds[wrong])]
 
 
 def score(coeffs, written) -> dict:
@@ -207,8 +228,6 @@ def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = Tru
     history and test report to ``out/12_derive.json``. Returns that report."""
     import json
 
-    import jax
-
     from . import checkpoint, runtime
     from .model import count_params
 
@@ -216,12 +235,9 @@ def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = Tru
     start = time.perf_counter()
     params, history = train_model(recipe, train, validation, progress=progress)
     minutes = (time.perf_counter() - start) / 60
-    report = score(test, write(params, recipe.model, test))
-    kinds = report.pop("kinds")
-    wrong = np.flatnonzero(kinds != "exact")[:50]
-    examples = [[P.to_text(P.render(test[i:i + 1]))[0], P.to_text(P.render(P.derivative(test[i:i + 1])))[0],
-                 P.to_text(np.where(np.cumsum(w == P.END) > 0, P.PAD, w)[None])[0], str(kinds[i])]
-                for i, w in zip(wrong, write(params, recipe.model, test[wrong]) if len(wrong) else [])]
+    written = write(params, recipe.model, test)
+    report = score(test, written)
+    examples = wrong_examples(test, written, report.pop("kinds"))
     info = {"recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k != "model"},
             "params": count_params(params), "train_minutes": minutes, "hardware": runtime.hardware_line()}
     checkpoint.save(path, params, recipe.model, **info, test=report)
@@ -241,11 +257,7 @@ def evaluate_distinct(path, out: pathlib.Path, n: int = 10_000) -> dict:
     test = distinct_test_polynomials(n)
     written = write(model.params, model.config, test)
     report = score(test, written)
-    kinds = report.pop("kinds")
-    wrong = np.flatnonzero(kinds != "exact")[:50]
-    report["wrong_examples"] = [[P.to_text(P.render(test[i:i + 1]))[0], P.to_text(P.render(P.derivative(test[i:i + 1])))[0],
-                                 P.to_text(np.where(np.cumsum(written[i] == P.END) > 0, P.PAD, written[i])[None])[0],
-                                 str(kinds[i])] for i in wrong]
+    report["wrong_examples"] = wrong_examples(test, written, report.pop("kinds"))
     report["hardware"] = runtime.hardware_line()
     (out / "12_derive_distinct.json").write_text(json.dumps(report) + "\n")
     return report
@@ -265,8 +277,7 @@ class Differentiator:
 
     def derive(self, coeffs) -> list[str]:
         """Polynomials (N, 6) -> the derivatives the model writes, as text ("" where it wrote nothing)."""
-        written = write(self.params, self.config, np.asarray(coeffs), batch=max(8, -(-len(coeffs) // 8) * 8))
-        return P.to_text(np.where(np.cumsum(written == P.END, axis=1) > 0, P.PAD, written))
+        return as_text(write(self.params, self.config, np.asarray(coeffs), batch=max(8, -(-len(coeffs) // 8) * 8)))
 
 
 def _split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
