@@ -111,6 +111,21 @@ class Calculator:
         return answers
 
 
+def parse_lines(lines, parse_one, from_stdin: bool):
+    """Parse each line with ``parse_one``; a ValueError prints one line on stderr (``line N: ...`` in stdin
+    mode) and leaves None in its place, so answers stay aligned. Returns (parsed, exit status 0 or 1).
+    The command-line contract shared with ``shared.derive``."""
+    parsed, status = [], 0
+    for number, line in enumerate(lines, 1):
+        try:
+            parsed.append(parse_one(line))
+        except ValueError as error:
+            parsed.append(None)
+            print(f"line {number}: {error}" if from_stdin else str(error), file=sys.stderr)
+            status = 1
+    return parsed, status
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.calc", description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", help='problems such as "123*45"; none: read stdin, one per line')
@@ -121,14 +136,7 @@ def main(argv=None) -> int:
     from_stdin = not args.problems
     lines = sys.stdin.read().splitlines() if from_stdin else args.problems
 
-    parsed, status = [], 0
-    for number, line in enumerate(lines, 1):
-        try:
-            parsed.append(parse(line))
-        except ValueError as error:
-            parsed.append(None)
-            print(f"line {number}: {error}" if from_stdin else str(error), file=sys.stderr)
-            status = 1
+    parsed, status = parse_lines(lines, parse, from_stdin)
     use_compilation_cache()
     try:
         calculator = Calculator(args.checkpoint)

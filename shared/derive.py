@@ -327,17 +327,10 @@ def main(argv=None) -> int:
         return 0
     from_stdin = not args.polynomials
     lines = sys.stdin.read().splitlines() if from_stdin else args.polynomials
-    parsed, status = [], 0
-    for number, line in enumerate(lines, 1):
-        try:
-            parsed.append(parse_line(line))
-        except ValueError as error:
-            parsed.append(None)
-            print(f"line {number}: {error}" if from_stdin else str(error), file=sys.stderr)
-            status = 1
+    from .calc import parse_lines, use_compilation_cache
+    parsed, status = parse_lines(lines, parse_line, from_stdin)
     good = [p for p in parsed if p is not None]
     if good:
-        from .calc import use_compilation_cache
         use_compilation_cache()
         try:
             model = Differentiator(args.checkpoint)
