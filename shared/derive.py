@@ -29,18 +29,49 @@ SOURCE_LEN = 25                  # the longest polynomial, "-5x^5-5x^4-5x^3-5x^2
 TARGET_LEN = 26                  # start + the longest derivative (24 tokens) + end
 
 
-def examples(coeffs) -> dict:
-    """Polynomials (N, 6) -> the arrays training and scoring use: ``source`` (N, 25) the polynomial's
+def reverse_digits(tokens) -> np.ndarray:
+    """Swap the two digits of every two-digit number in (N, T) tokens, ``-12x^2+25x`` <-> ``-21x^2+52x``
+    (the coefficients written here have at most two digits). Its own inverse."""
+    tokens = np.asarray(tokens)
+    is_digit = (tokens >= P.ZERO) & (tokens <= P.ZERO + 9)
+    before = np.pad(is_digit, ((0, 0), (1, 0)))[:, :-1]
+    after_next = np.pad(is_digit, ((0, 0), (0, 2)))[:, 2:]
+    first = is_digit & np.pad(is_digit, ((0, 0), (0, 1)))[:, 1:] & ~before & ~after_next
+    second = np.pad(first, ((0, 0), (1, 0)))[:, :-1]
+    out = tokens.copy()
+    out[first], out[second] = tokens[second], tokens[first]
+    return out
+
+
+def examples(coeffs, reversed_digits: bool = False) -> dict:
+    """Polynomials (N, 6) -> the arrays the encoder-decoder trains on: ``source`` (N, 25) the polynomial's
     tokens; ``target_in`` (N, 26) start + derivative; ``target_out`` (N, 26) derivative + end; ``mask``
-    (N, 26) which targets count (up to and including the end token)."""
+    (N, 26) which targets count (up to and including the end token). ``reversed_digits``: the derivative's
+    two-digit coefficients are written ones digit first."""
     source = P.render(coeffs, SOURCE_LEN).astype(np.int32)
     derivative = P.render(P.derivative(coeffs), TARGET_LEN - 1).astype(np.int32)
+    if reversed_digits:
+        derivative = reverse_digits(derivative)
     length = (derivative != P.PAD).sum(axis=1)
     target_out = np.concatenate([derivative, np.zeros((len(coeffs), 1), np.int32)], axis=1)
     target_out[np.arange(len(coeffs)), length] = P.END
     target_in = np.concatenate([np.full((len(coeffs), 1), P.START, np.int32), target_out[:, :-1]], axis=1)
     mask = np.arange(TARGET_LEN) <= length[:, None]
     return {"source": source, "target_in": target_in, "target_out": target_out, "mask": mask}
+
+
+def joined_examples(coeffs, reversed_digits: bool = False) -> dict:
+    """The same task for a decoder-only model: one row (N, 52) per polynomial, ``polynomial <s> derivative
+    </s>`` then padding; ``inputs`` (N, 51) and ``targets`` (N, 51) are that row shifted by one, and
+    ``mask`` (N, 51) marks the targets that count (the derivative and its end token, as for the
+    encoder-decoder)."""
+    pair = examples(coeffs, reversed_digits)
+    start = np.full((len(coeffs), 1), P.START, np.int32)
+    row = np.concatenate([pair["source"], start, pair["target_out"]], axis=1)          # (N, 52), gaps inside
+    row = np.take_along_axis(row, np.argsort(row == P.PAD, axis=1, kind="stable"), axis=1)   # close the gaps
+    seen_start = np.cumsum(row == P.START, axis=1)[:, :-1] > 0
+    seen_end = np.cumsum(row == P.END, axis=1)[:, :-1] > 0
+    return {"inputs": row[:, :-1], "targets": row[:, 1:], "mask": seen_start & ~seen_end}
 
 
 def check_polynomial(coeffs_row, text: str) -> None:
@@ -68,24 +99,27 @@ def parse_line(text: str) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A model and how to train it: AdamW with warmup and cosine decay, gradient clipping at 1, batches
-    drawn by epochs over ``train_polynomials`` training rows."""
-    model: "seq2seq.Seq2SeqConfig"
+    drawn by epochs over ``train_polynomials`` training rows. ``model`` is an encoder-decoder
+    (``seq2seq.Seq2SeqConfig``) or, for comparison, the series' decoder-only model (``model.ModelConfig``,
+    trained on ``joined_examples``)."""
+    model: object
     batch_size: int = 128
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     epochs: int = 20
     train_polynomials: int = 100_000
     weight_decay: float = 0.01
+    reversed_digits: bool = False   # write the derivative's two-digit coefficients ones digit first
 
 
-def datasets(train_polynomials: int, held_out: int = 10_000, seed: int = 0):
+def datasets(train_polynomials: int, held_out: int = 10_000, seed: int = 0, validation: int = 2000):
     """(train, validation, test) coefficient arrays (n, 6), each a sample of the distribution restricted to
     its split (``polynomials.split_of``), so no polynomial is in two of them: ``train_polynomials`` rows,
-    2,000 validation rows and ``held_out`` test rows. Short polynomials repeat within a set, as they do
+    ``validation`` (at most 2,000) validation rows and ``held_out`` test rows. Short polynomials repeat within a set, as they do
     in the distribution."""
     pool = P.sample(2 * train_polynomials + 25 * max(held_out, 2000), np.random.default_rng(seed))
     split = P.split_of(pool)
-    train, validation, test = pool[split == 0][:train_polynomials], pool[split == 1][:2000], pool[split == 2][:held_out]
+    train, validation, test = pool[split == 0][:train_polynomials], pool[split == 1][:min(validation, 2000)], pool[split == 2][:held_out]
     if len(train) < train_polynomials or len(test) < held_out:
         raise RuntimeError("the sample pool was too small for the sizes asked")    # 90% / 5% of the pool: never
     return train, validation, test
@@ -100,17 +134,36 @@ def distinct_test_polynomials(n: int, seed: int = 0) -> np.ndarray:
     return P.from_ids(np.random.default_rng(seed).choice(candidates, n, replace=False))
 
 
+def is_decoder_only(config) -> bool:
+    from .model import ModelConfig
+    return isinstance(config, ModelConfig)
+
+
+def training_arrays(recipe: Recipe, coeffs) -> dict:
+    """What ``recipe``'s model trains on: ``joined_examples`` for a decoder-only model, else ``examples``."""
+    make = joined_examples if is_decoder_only(recipe.model) else examples
+    return make(coeffs, recipe.reversed_digits)
+
+
+def init_params(key, config) -> dict:
+    from . import model, seq2seq
+    return (model if is_decoder_only(config) else seq2seq).init_params(key, config)
+
+
 def make_train_step(config, optimizer):
-    """``train_step((params, opt_state, key), batch) -> (..., loss)`` on a batch of ``examples``: the mean
-    cross-entropy over the target tokens that count."""
+    """``train_step((params, opt_state, key), batch) -> (..., loss)`` on a batch of ``training_arrays``:
+    the mean cross-entropy over the target tokens that count."""
     import jax
     import optax
 
-    from . import seq2seq, train
+    from . import model, seq2seq, train
 
     def loss_fn(params, batch):
-        logits = seq2seq.forward(params, batch["source"], batch["target_in"], config)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["target_out"])
+        if is_decoder_only(config):
+            logits, labels = model.forward(params, batch["inputs"], config), batch["targets"]
+        else:
+            logits, labels = seq2seq.forward(params, batch["source"], batch["target_in"], config), batch["target_out"]
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
         return train.mean_loss(losses, batch["mask"].astype(losses.dtype))
 
     def train_step(carry, batch):
@@ -122,20 +175,45 @@ def make_train_step(config, optimizer):
     return train_step
 
 
+def _greedy_decoder_only(params, source, config):
+    """Greedy decoding with the decoder-only model: source (B, 25) -> written tokens (B, 26). Each row's
+    prompt is its polynomial and ``<s>``; every step reruns the model on the whole row (51 positions), and
+    a position inside the prompt keeps its given token."""
+    import jax
+    import jax.numpy as jnp
+
+    from . import model
+
+    B = source.shape[0]
+    prompt_len = (source != P.PAD).sum(axis=1) + 1
+    row = jnp.zeros((B, 52), jnp.int32).at[:, :SOURCE_LEN].set(source).at[jnp.arange(B), prompt_len - 1].set(P.START)
+
+    def step(row, t):
+        guess = jnp.argmax(model.forward(params, row[:, :-1], config)[:, t], axis=-1).astype(jnp.int32)
+        return row.at[:, t + 1].set(jnp.where(t + 1 < prompt_len, row[:, t + 1], guess)), None
+
+    row, _ = jax.lax.scan(step, row, jnp.arange(51))
+    return jnp.take_along_axis(row, prompt_len[:, None] + jnp.arange(TARGET_LEN), axis=1)   # 26 + 26 <= 52: always inside
+
+
 @functools.lru_cache(maxsize=None)
 def _greedy_fn(config):
     """The jit-compiled greedy decoder of one model config (built once, not once per call)."""
     import jax
 
     from . import seq2seq
+    if is_decoder_only(config):
+        return jax.jit(lambda params, source: _greedy_decoder_only(params, source, config))
     return jax.jit(lambda params, source: seq2seq.greedy(params, source, config, P.START, TARGET_LEN))
 
 
-def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
-    """Greedy derivatives of polynomials (N, 6): written tokens (N, TARGET_LEN)."""
+def write(params, config, coeffs, batch: int = 2000, reversed_digits: bool = False) -> np.ndarray:
+    """Greedy derivatives of polynomials (N, 6): written tokens (N, TARGET_LEN), in natural digit order
+    (``reversed_digits``: the model writes two-digit numbers ones digit first; they are turned back)."""
     import jax.numpy as jnp
 
     decode = _greedy_fn(config)
+    batch = min(batch, max(len(coeffs), 1))                           # a small set: no padding to 2,000
     out = []
     for lo in range(0, len(coeffs), batch):
         source = P.render(coeffs[lo:lo + batch], SOURCE_LEN).astype(np.int32)
@@ -143,7 +221,8 @@ def write(params, config, coeffs, batch: int = 2000) -> np.ndarray:
         source = np.pad(source, ((0, batch - n), (0, 0)))             # one compiled shape
         source[n:, 0] = P.TOKEN_ID["x"]                               # padding rows: any valid polynomial
         out.append(np.asarray(decode(params, jnp.asarray(source)))[:n])
-    return np.concatenate(out) if out else np.zeros((0, TARGET_LEN), np.int32)
+    written = np.concatenate(out) if out else np.zeros((0, TARGET_LEN), np.int32)
+    return reverse_digits(written) if reversed_digits else written
 
 
 def as_text(written) -> list[str]:
@@ -187,7 +266,7 @@ def train_model(recipe: Recipe, train_coeffs, val_coeffs, seed: int = 0, progres
     import optax
     from tqdm.auto import tqdm
 
-    from . import seq2seq, train
+    from . import train
 
     start = time.perf_counter()
     steps_per_epoch = len(train_coeffs) // recipe.batch_size
@@ -195,17 +274,17 @@ def train_model(recipe: Recipe, train_coeffs, val_coeffs, seed: int = 0, progres
                                                   max(steps_per_epoch * recipe.epochs, recipe.warmup_steps + 1))
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=recipe.weight_decay))
     key, init_key = jax.random.split(jax.random.key(seed))
-    params = seq2seq.init_params(init_key, recipe.model)
+    params = init_params(init_key, recipe.model)
     opt_state = optimizer.init(params)
     run_epoch = train.epoch_fn(make_train_step(recipe.model, optimizer), recipe.batch_size)
-    arrays = {name: jnp.asarray(value) for name, value in examples(train_coeffs).items()}
+    arrays = {name: jnp.asarray(value) for name, value in training_arrays(recipe, train_coeffs).items()}
     history = {"epoch": [], "loss": [], "exact": [], "exact_by_degree": [], "seconds": []}
     bar = tqdm(range(1, recipe.epochs + 1), desc="epochs", disable=not progress)
     for epoch in bar:
         params, opt_state, key, loss = run_epoch(params, opt_state, key, arrays)
         if epoch % evaluate_every and epoch != recipe.epochs:
             continue
-        report = score(val_coeffs, write(params, recipe.model, val_coeffs))
+        report = score(val_coeffs, write(params, recipe.model, val_coeffs, reversed_digits=recipe.reversed_digits))
         history["epoch"].append(epoch)
         history["loss"].append(float(loss))
         history["exact"].append(report["exact"])
@@ -235,7 +314,7 @@ def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = Tru
     start = time.perf_counter()
     params, history = train_model(recipe, train, validation, progress=progress)
     minutes = (time.perf_counter() - start) / 60
-    written = write(params, recipe.model, test)
+    written = write(params, recipe.model, test, reversed_digits=recipe.reversed_digits)
     report = score(test, written)
     examples = wrong_examples(test, written, report.pop("kinds"))
     info = {"recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k != "model"},

@@ -101,7 +101,7 @@ def render(coeffs, width: int = MAX_TOKENS) -> np.ndarray:
         if power >= 2:
             slots[:, k, 4], slots[:, k, 5] = CARET, ZERO + power
         slots[~present, k] = PAD
-    flat = slots.reshape(n, -1)
+    flat = slots.reshape(n, POWERS * TERM_WIDTH)
     zero_polynomial = ~(coeffs != 0).any(axis=1)
     flat[zero_polynomial, 0] = ZERO
     order = np.argsort(flat == PAD, axis=1, kind="stable")     # move every token left, keeping their order

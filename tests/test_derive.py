@@ -79,3 +79,50 @@ def test_a_short_training_run_lowers_the_loss():
 def test_a_polynomial_that_starts_with_a_minus_is_not_an_option(tiny_checkpoint, tmp_path):
     done = _derive("-3x^3+4x^2-4", "--checkpoint", str(tiny_checkpoint), "-x", cache=tmp_path)
     assert done.returncode == 0 and len(done.stdout.split("\n")) == 3, done.stderr
+
+
+def test_reversed_digits_swap_two_digit_numbers_only_and_undo_themselves():
+    tokens = P.from_text(["-12x^2+25x-3", "x^5+10"])
+    assert P.to_text(derive.reverse_digits(tokens)) == ["-21x^2+52x-3", "x^5+01"]
+    derivatives = P.render(P.derivative(P.sample(5000, np.random.default_rng(3))), 25)
+    assert (derive.reverse_digits(derive.reverse_digits(derivatives)) == derivatives).all()
+    reversed_rows = derive.examples(np.array([[0, 0, 0, 0, 0, 5]]), reversed_digits=True)      # 5x^5 -> 25x^4
+    assert P.to_text(reversed_rows["target_out"]) == ["52x^4"]
+
+
+def test_joined_examples_hold_the_polynomial_then_its_derivative():
+    rows = derive.joined_examples(np.array([[-4, 0, 4, -3, 0, 0], [0, 1, 0, 0, 0, 0]]))
+    full = np.concatenate([rows["inputs"][:, :1], rows["targets"]], axis=1)
+    assert P.to_text(full) == ["-3x^3+4x^2-4-9x^2+8x", "x1"]                  # control tokens are not printed
+    assert (rows["inputs"][:, 1:] == rows["targets"][:, :-1]).all()
+    assert rows["targets"][0][rows["mask"][0]].tolist() == [P.TOKEN_ID[c] for c in "-9x^2+8x"] + [P.END]
+    assert rows["targets"][1][rows["mask"][1]].tolist() == [P.TOKEN_ID["1"], P.END]
+
+
+def test_decoder_only_greedy_writes_what_the_model_predicts_after_the_prompt():
+    from shared import model
+    config = model.ModelConfig(vocab_size=17, max_len=51, d_model=16, n_layers=1, n_heads=2, d_ff=32,
+                               pos_encoding="rope", tied_embeddings=True)
+    params = model.init_params(jax.random.key(1), config)
+    polys = P.sample(6, np.random.default_rng(4))
+    written = derive.write(params, config, polys)                                 # (6, 26)
+    source = P.render(polys, derive.SOURCE_LEN)
+    prompt_len = (source != P.PAD).sum(axis=1) + 1
+    rows = np.zeros((6, 52), np.int32)
+    for i in range(6):                                                            # six rows, built by hand
+        rows[i, :prompt_len[i] - 1] = source[i, :prompt_len[i] - 1]
+        rows[i, prompt_len[i] - 1] = P.START
+        rows[i, prompt_len[i]:prompt_len[i] + 26] = written[i]
+    predicted = np.asarray(model.forward(params, rows[:, :-1], config)).argmax(-1)
+    for i in range(6):                                                            # teacher-forced argmax = written
+        assert (predicted[i, prompt_len[i] - 1:prompt_len[i] - 1 + 26] == written[i]).all()
+
+
+def test_a_short_decoder_only_training_run_lowers_the_loss():
+    from shared import model
+    config = model.ModelConfig(vocab_size=17, max_len=51, d_model=16, n_layers=2, n_heads=2, d_ff=32,
+                               pos_encoding="rope", tied_embeddings=True)
+    train, validation, _ = derive.datasets(512, held_out=100)
+    recipe = derive.Recipe(config, batch_size=64, epochs=12, train_polynomials=512, warmup_steps=8, learning_rate=1e-2)
+    _, history = derive.train_model(recipe, train, validation[:64], progress=False, evaluate_every=12)
+    assert history["epoch"] == [12] and history["loss"][-1] < 2.0
