@@ -2,9 +2,9 @@
 
     CATCULATOR_QUICK=1 .venv/bin/python tests/run.py [more pytest arguments, given to both]
 
-Most of the time in both halves goes into compiling and running small JAX programs on one core, so on a
-2-core machine the two together take about as long as the longer one (a single ``pytest tests notebooks``
-took 27 minutes on this 2-core CPU). Each half writes to its own log, printed when the half ends, so their
+Much of the time in both halves goes into compiling small JAX programs, which uses one core, so side by
+side on a 2-core machine one half can compile while the other computes (one after the other, ``pytest tests
+notebooks`` took 27 minutes on this 2-core CPU, close to CI's 30-minute limit). Each half writes to its own log, printed when the half ends, so their
 lines never interleave. Exit status: 0 if both passed, else the first non-zero status.
 """
 from __future__ import annotations
