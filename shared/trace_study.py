@@ -5,6 +5,7 @@
     python -m shared.trace_study exhaustive --model first   # all 4,998,000 problems -> figures/10_exhaustive_first.json
     python -m shared.trace_study focus [--quick]        # more steps where it is wrong -> shared/checkpoints/calculator10
     python -m shared.trace_study exhaustive [--quick]   # the shipped model on all problems -> figures/10_exhaustive.json
+    python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
 
 With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
 """
@@ -168,6 +169,41 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
     return params, recipe.model, history, info
 
 
+# Does writing more of the long division help? The shipped model, trained on division rows only in each
+# of the three ways to write it (same steps, batch, learning rate and seed; ``traces.DIVISION_VARIANTS``).
+DIVISION_FORMATS = (traces.WORKED, traces.WORKED_PRODUCT, traces.WORKED_FITS)
+DIVISION_STEPS, DIVISION_CHUNK = 1500, 100
+
+
+def extend_positions(params, config, max_len: int, seed: int = 0):
+    """A learned-position model made ready for longer rows: (params, config) with ``max_len`` positions;
+    the new positions start as a fresh model's would (normal, std 0.02), the trained ones are kept."""
+    if config.pos_encoding != "learned" or max_len <= config.max_len:
+        return params, config
+    extra = 0.02 * jax.random.normal(jax.random.key(seed), (max_len - config.max_len, config.d_model))
+    params = {**params, "pos_embed": jnp.concatenate([params["pos_embed"], extra])}
+    return params, dataclasses.replace(config, max_len=max_len)
+
+
+def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = False) -> dict:
+    """Train the model at ``start_path`` on // and % only, once per format in ``DIVISION_FORMATS``;
+    writes and returns ``{format name: history}`` (``out/10_division_study.json``)."""
+    steps, chunk = (10, 10) if quick else (DIVISION_STEPS, DIVISION_CHUNK)
+    start_params, config, _ = load_model(start_path)
+    weights = (("//", 0.5), ("%", 0.5))
+    results = {}
+    for fmt in DIVISION_FORMATS:
+        problems = Problems.build(fmt, ("//", "%"))
+        recipe = recipe_for(fmt, weights, steps, f"division/{fmt.name}")
+        recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
+        params, _ = extend_positions(start_params, config, recipe.model.max_len)
+        params = {**params, "pos_embed": params["pos_embed"][:recipe.model.max_len]}
+        state, history = train_format(problems, recipe, seed=2, chunk=chunk, start_params=params)
+        results[fmt.name] = {**history, "seq_len": fmt.seq_len, "answer_len": fmt.answer_len["//"]}
+        (out / "10_division_study.json").write_text(json.dumps(results) + "\n")
+    return results
+
+
 def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None, progress: bool = True,
                after_each=None, order=OPERATIONS, decode_at_most: int = 2000) -> dict:
     """Teacher-forced exactness on every problem, one operation at a time, each cut to its own answer
@@ -254,7 +290,7 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "exhaustive"))
+    parser.add_argument("step", choices=("compare", "ship", "focus", "division-study", "exhaustive"))
     parser.add_argument("--model", choices=("first", "final"), default="final",
                         help="exhaustive: check the first run's model or the shipped one (default)")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -266,6 +302,8 @@ def main(argv=None) -> int:
         compare(out, args.quick)
     elif args.step == "ship":
         ship(first, out, args.quick)
+    elif args.step == "division-study":
+        division_study(CHECKPOINT, out, args.quick)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)

@@ -22,6 +22,16 @@ operation.
   down: the running value c (step s has s digits: the last remainder times ten plus the next digit of a),
   the quotient digit q = c // b (the largest multiple in the table that fits), and the remainder c - q b
   (s digits). ``//`` reads the three quotient digits, ``%`` the last remainder. 51 characters.
+
+Two variants of ``worked`` change only the long division, to take its two hardest characters apart (the
+shipped ``worked`` model's first wrong character on a division is the remainder's tens at step 3 in 55% of
+its wrong problems and the quotient digit in 42%):
+
+- ``worked-product``: each step also copies q b from the table (s digits) before the remainder, so every
+  remainder digit is a subtraction of two digits written just before it. 57 characters.
+- ``worked-fits``: as ``worked-product``, and before the quotient digit each step writes, for k = 1..9,
+  whether k b fits into the running value (``+`` it does, ``-`` it does not), so each character compares
+  one number of the table with c, and q is the number of ``+``. 84 characters.
 """
 from __future__ import annotations
 
@@ -57,6 +67,7 @@ class Format:
     name: str
     operator_field: dict
     answer_len: dict
+    division_extras: tuple = ()     # what each long-division step writes besides c, q and the remainder
 
     @property
     def seq_len(self) -> int:
@@ -72,13 +83,19 @@ class Format:
 REFERENCE = Format("reference", dict(arithmetic.OPERATOR_FIELD), {op: arithmetic.ANSWER_LEN for op in OPERATIONS})
 WORKED = Format("worked", {"+": "+ ", "-": "- ", "*": "* ", "//": "/ ", "%": "/ "},
                 {"+": 4, "-": 7, "*": 34, "//": 51, "%": 51})
-FORMATS = {f.name: f for f in (REFERENCE, WORKED)}
+WORKED_PRODUCT = dataclasses.replace(WORKED, name="worked-product", division_extras=("product",),
+                                     answer_len={**WORKED.answer_len, "//": 57, "%": 57})
+WORKED_FITS = dataclasses.replace(WORKED, name="worked-fits", division_extras=("fits", "product"),
+                                  answer_len={**WORKED.answer_len, "//": 84, "%": 84})
+FORMATS = {f.name: f for f in (REFERENCE, WORKED)}                      # notebook 10's comparison
+DIVISION_VARIANTS = {f.name: f for f in (WORKED_PRODUCT, WORKED_FITS)}    # worked, long division changed
 
 
 def get_format(name: str) -> Format:
-    if name not in FORMATS:
-        raise ValueError(f"unknown trace format {name!r}: choose one of {tuple(FORMATS)}")
-    return FORMATS[name]
+    known = {**FORMATS, **DIVISION_VARIANTS}
+    if name not in known:
+        raise ValueError(f"unknown trace format {name!r}: choose one of {tuple(known)}")
+    return known[name]
 
 
 # ------------------------------------------------------------------ the worked answers, one builder each
@@ -110,7 +127,23 @@ def _worked_multiply(a, b):
     return np.concatenate(parts, axis=1)
 
 
-def _worked_divide(a, b):
+def division_layout(fmt: Format) -> list[dict]:
+    """Where each part of the three long-division steps sits in a worked answer: for step 1, 2, 3 a dict
+    ``{part: slice}`` with parts "running", "fits" (if written), "quotient", "product" (if written),
+    "remainder", in the order they are written. The table of multiples fills characters 0-35."""
+    steps, start = [], 36
+    for step in (1, 2, 3):
+        widths = {"running": step, "fits": 9, "quotient": 1, "product": step, "remainder": step}
+        parts = [part for part in widths if part not in ("fits", "product") or part in fmt.division_extras]
+        places = {}
+        for part in parts:
+            places[part] = slice(start, start + widths[part])
+            start += widths[part]
+        steps.append(places)
+    return steps
+
+
+def _worked_divide(a, b, extras=()):
     table = [digits(k * b, 4) for k in range(1, 10)]
     a_digits = digits(a, 3)
     parts, remainder = table, np.zeros(len(a), np.int64)
@@ -118,16 +151,20 @@ def _worked_divide(a, b):
         running = 10 * remainder + a_digits[:, 3 - step]
         quotient_digit = running // b
         remainder = running - quotient_digit * b
-        parts += [digits(running, step), quotient_digit[:, None], digits(remainder, step)]
+        parts.append(digits(running, step))
+        if "fits" in extras:                                              # does k*b fit, k = 1..9
+            fits = np.arange(1, 10) * b[:, None] <= running[:, None]
+            parts.append(np.where(fits, SIGN[1], SIGN[-1]) - ZERO)
+        parts.append(quotient_digit[:, None])
+        if "product" in extras:
+            parts.append(digits(quotient_digit * b, step))
+        parts.append(digits(remainder, step))
     return np.concatenate(parts, axis=1)
 
 
 _WORKED = {"+": _worked_add, "-": _worked_subtract, "*": _worked_multiply, "//": _worked_divide, "%": _worked_divide}
 
-# where things sit in a worked answer: the three quotient digits and the last remainder of a division
-DIVISION_STEP_START = [36 + sum(2 * s + 1 for s in range(1, step)) for step in (1, 2, 3)]   # 36, 39, 44
-QUOTIENT_PLACES = [start + step for start, step in zip(DIVISION_STEP_START, (1, 2, 3))]     # 37, 41, 47
-REMAINDER_PLACES = slice(48, 51)
+# where the result digits of a worked multiplication sit: each column total's first digit
 PRODUCT_TOTAL_PLACES = [int(p) for p in np.cumsum([2 * len(pairs) for pairs in COLUMNS]) + 3 * np.arange(5)]
 
 
@@ -139,7 +176,8 @@ def make_rows(fmt: Format, a, b, op: str) -> np.ndarray:
     rows = np.full((len(a), fmt.seq_len), PAD, np.uint8)
     rows[:, :PROMPT_LEN] = arithmetic.make_rows(a, b, op)[:, :PROMPT_LEN]   # checks the operands and op
     rows[:, 3:5] = [TOKEN_ID[c] for c in fmt.operator_field[op]]
-    rows[:, PROMPT_LEN:PROMPT_LEN + fmt.answer_len[op]] = _WORKED[op](a, b) + ZERO
+    answer = _worked_divide(a, b, fmt.division_extras) if op in ("//", "%") else _WORKED[op](a, b)
+    rows[:, PROMPT_LEN:PROMPT_LEN + fmt.answer_len[op]] = answer + ZERO
     return rows
 
 
@@ -156,9 +194,10 @@ def read_result(fmt: Format, answer_ids, op: str) -> np.ndarray:
     if op == "*":
         result_digits = [answer_ids[:, [place]] for place in PRODUCT_TOTAL_PLACES] + [answer_ids[:, [33]]]
         return value(np.concatenate(result_digits, axis=1))
+    layout = division_layout(fmt)
     if op == "//":
-        return value(answer_ids[:, QUOTIENT_PLACES[::-1]])
-    return value(answer_ids[:, REMAINDER_PLACES])
+        return value(answer_ids[:, [layout[step]["quotient"].start for step in (2, 1, 0)]])
+    return value(answer_ids[:, layout[2]["remainder"]])
 
 
 def readable(fmt: Format, answer_ids, op: str) -> np.ndarray:
@@ -170,6 +209,12 @@ def readable(fmt: Format, answer_ids, op: str) -> np.ndarray:
     if op == "-":
         signs = np.isin(answer_ids[:, :4], list(SIGN.values()))
         return signs.all(axis=1) & (answer_ids[:, 3] != SIGN[0]) & is_digit[:, 4:].all(axis=1)
+    if op in ("//", "%") and "fits" in fmt.division_extras:
+        flags = np.zeros(answer_ids.shape[1], bool)
+        for step in division_layout(fmt):
+            flags[step["fits"]] = True
+        fits_ok = np.isin(answer_ids[:, flags], [SIGN[1], SIGN[-1]]).all(axis=1)
+        return fits_ok & is_digit[:, ~flags].all(axis=1)
     return is_digit.all(axis=1)
 
 
@@ -211,10 +256,15 @@ def describe(fmt: Format, op: str, a: int, b: int) -> list[str]:
             words += [f"column {k} total, {place[n]}" for n in range(3)]
         return words + ["column 5: the final carry"]
     words = [f"{place[n]} of {k}*b" for k in range(1, 10) for n in range(4)]
-    for step in (1, 2, 3):
-        words += [f"step {step}: {place[n]} of the running value" for n in range(step)]
-        words += [f"step {step}: quotient digit"]
-        words += [f"step {step}: {place[n]} of the remainder" for n in range(step)]
+    for step, layout in enumerate(division_layout(fmt), start=1):
+        for part in layout:
+            if part == "fits":
+                words += [f"step {step}: does {k}*b fit" for k in range(1, 10)]
+            elif part == "quotient":
+                words += [f"step {step}: quotient digit"]
+            else:
+                name = {"running": "running value", "product": "quotient digit * b", "remainder": "remainder"}[part]
+                words += [f"step {step}: {place[n]} of the {name}" for n in range(step)]
     return words
 
 
@@ -248,12 +298,13 @@ def show_work(fmt: Format, a: int, op: str, b: int, answer_ids) -> str:
         return "\n".join(lines)
     table = "  ".join(f"{k}x={number(text[4 * (k - 1):4 * k])}" for k in range(1, 10))
     lines = [f"  {a} {op} {b}: long division by {b}", f"  multiples of {b}: {table}"]
-    for step, start in zip((1, 2, 3), DIVISION_STEP_START):
-        running = text[start:start + step]
-        quotient_digit = text[start + step]
-        remainder = text[start + step + 1:start + 2 * step + 1]
+    layout = division_layout(fmt)
+    for step, places in enumerate(layout, start=1):
+        running, quotient_digit = text[places["running"]], text[places["quotient"]]
+        fits = f" fits? {text[places['fits']]};" if "fits" in places else ""
+        product = f" {quotient_digit}*{b} = {number(text[places['product']])}," if "product" in places else ""
         lines.append(f"  step {step}: bring down the {('hundreds', 'tens', 'units')[step - 1]} digit -> {number(running):>3};"
-                     f" {quotient_digit} times {b} fits, remainder {number(remainder)}")
-    quotient = "".join(text[p] for p in QUOTIENT_PLACES).lstrip("0") or "0"
-    lines.append(f"  quotient {quotient}, remainder {number(text[REMAINDER_PLACES])}")
+                     f"{fits} {quotient_digit} times {b} fits,{product} remainder {number(text[places['remainder']])}")
+    quotient = "".join(text[places["quotient"]] for places in layout).lstrip("0") or "0"
+    lines.append(f"  quotient {quotient}, remainder {number(text[layout[2]['remainder']])}")
     return "\n".join(lines)

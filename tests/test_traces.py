@@ -116,3 +116,43 @@ def test_exhaustive_check_agrees_with_greedy_decoding_on_a_tiny_model(tmp_path):
     (params, *_), _ = trace_study.train_format(problems, recipe, seed=0, chunk=60, progress=False)
     checkpoint.save(tmp_path / "tiny", params, TINY, format="worked")
     assert_exhaustive_agrees_with_greedy(calc.Calculator(tmp_path / "tiny"), n=100)
+
+
+@pytest.mark.parametrize("fmt", traces.DIVISION_VARIANTS.values(), ids=lambda f: f.name)
+def test_division_variants_write_the_product_and_the_fits(fmt):
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 1000, 20_000), rng.integers(1, 1000, 20_000)
+    answers = traces.make_rows(fmt, a, b, "//")[:, PROMPT_LEN:]
+    for op in ("//", "%"):
+        np.testing.assert_array_equal(traces.read_result(fmt, answers, op), arithmetic.apply_operation(a, b, op))
+        assert traces.readable(fmt, answers, op).all()
+        assert len(traces.describe(fmt, op, 1, 1)) == fmt.answer_len[op]
+    np.testing.assert_array_equal(traces.make_rows(fmt, a, b, "%"), traces.make_rows(fmt, a, b, "//"))
+    worked = traces.make_rows(traces.WORKED, a, b, "//")[:, PROMPT_LEN:]
+    np.testing.assert_array_equal(answers[:, :36], worked[:, :36])                 # the same table
+    for step, (places, plain) in enumerate(zip(traces.division_layout(fmt), traces.division_layout(traces.WORKED)), 1):
+        for part in ("running", "quotient", "remainder"):
+            np.testing.assert_array_equal(answers[:, places[part]], worked[:, plain[part]])
+        quotient = answers[:, places["quotient"].start].astype(np.int64) - traces.ZERO
+        np.testing.assert_array_equal(traces.value(answers[:, places["product"]]), quotient * b)
+        if "fits" in places:          # q is the number of multiples that fit, and they come first
+            fits = answers[:, places["fits"]] == traces.SIGN[1]
+            np.testing.assert_array_equal(fits.sum(axis=1), quotient)
+            assert (fits == (np.arange(9) < quotient[:, None])).all()
+    assert fmt.answer_len["//"] == traces.division_layout(fmt)[-1]["remainder"].stop
+
+
+def test_division_variant_spelled_out():
+    spelled = "".join(c for c, _ in traces.spell(traces.WORKED_FITS, 123, 45, "//"))
+    # step 3 of 123 // 45: running 123 "321", fits ++------- , q 2, 2*45 = 90 "090", remainder 33 "330"
+    assert spelled[-19:] == "321" "++-------" "2" "090" "330"
+    assert "2*45 = 90" in traces.show_work(traces.WORKED_FITS, 123, "//", 45, traces.make_rows(
+        traces.WORKED_FITS, np.array([123]), np.array([45]), "//")[0, PROMPT_LEN:])
+
+
+def test_extend_positions_keeps_the_trained_ones():
+    config = model.ModelConfig(vocab_size=17, max_len=10, d_model=8, n_layers=1, n_heads=2, pos_encoding="learned")
+    params = model.init_params(jax.random.key(0), config)
+    longer, longer_config = trace_study.extend_positions(params, config, 15)
+    assert longer_config.max_len == 15 and longer["pos_embed"].shape == (15, 8)
+    np.testing.assert_array_equal(longer["pos_embed"][:10], params["pos_embed"])
