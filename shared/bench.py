@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -305,7 +304,7 @@ def main(argv=None) -> int:
     results = run(QUICK if quick else FULL)
     out = args.out
     if out is None and quick:                   # quick results never overwrite the published ones
-        out = Path(tempfile.mkdtemp(prefix="catculator-bench-")) / "09_bench.json"
+        out = runtime.scratch_dir("catculator-bench-") / "09_bench.json"
     path = save(results, out)
     print(f"{results['hardware']}\nwrote {path}")
     return 0

@@ -393,13 +393,11 @@ def main(argv=None) -> int:
         print({key: report[key] for key in ("exact", "exact_by_degree", "errors")})
         return 0
     if args.train:
-        import tempfile
-
         from . import runtime
         recipe, out, path = ship_recipe(), runtime.REPO_ROOT / "figures", CHECKPOINT
         if args.quick:
             recipe = dataclasses.replace(recipe, epochs=1, train_polynomials=2000)
-            out = pathlib.Path(tempfile.mkdtemp(prefix="catculator-12-"))
+            out = runtime.scratch_dir("catculator-12-")
             path = out / "derive"
         result = train_and_save(recipe, path, out)
         print({"minutes": round(result["train_minutes"], 1), **result["test"]})

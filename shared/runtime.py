@@ -6,8 +6,10 @@ never writes a tracked file: figures go to a temporary folder instead of ``figur
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pathlib
+import shutil
 import tempfile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -66,15 +68,24 @@ def print_runtime() -> None:
 _quick_dir: pathlib.Path | None = None
 
 
+def scratch_dir(prefix: str) -> pathlib.Path:
+    """A new temporary folder for quick-mode outputs, removed when the Python process (or the notebook's
+    kernel) exits, so quick runs leave nothing behind."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def output_dir() -> pathlib.Path:
-    """Where figures and results go: ``figures/`` in full mode, a temporary folder in quick mode."""
+    """Where figures and results go: ``figures/`` in full mode, a temporary folder in quick mode (removed
+    when the process exits)."""
     global _quick_dir
     if not QUICK:
         path = REPO_ROOT / "figures"
         path.mkdir(exist_ok=True)
         return path
     if _quick_dir is None:
-        _quick_dir = pathlib.Path(tempfile.mkdtemp(prefix="catculator-quick-"))
+        _quick_dir = scratch_dir("catculator-quick-")
     return _quick_dir
 
 

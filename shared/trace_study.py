@@ -6,6 +6,8 @@
     python -m shared.trace_study focus [--quick]        # more steps where it is wrong -> shared/checkpoints/calculator10
     python -m shared.trace_study exhaustive [--quick]   # the shipped model on all problems -> figures/10_exhaustive.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
+    python -m shared.trace_study long-division [--format F]  # the shipped model, division written as F -> calculator10_division
+    python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
 
 With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
 """
@@ -16,7 +18,6 @@ import dataclasses
 import json
 import pathlib
 import sys
-import tempfile
 import time
 
 import jax
@@ -147,25 +148,36 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
     """Go on training the first run's model with ``FOCUS_WEIGHTS`` (a fresh AdamW, warmup and cosine decay
     from ``FOCUS_LEARNING_RATE``, the same validation pairs held out); saves the checkpoint and
     ``out/10_focus_history.json``."""
-    steps, chunk = (20, 10) if quick else (FOCUS_STEPS, SHIP_CHUNK)
+    steps = 20 if quick else FOCUS_STEPS
+    return go_on(start_path, checkpoint_path, out / "10_focus_history.json", traces.WORKED, FOCUS_WEIGHTS, steps,
+                 seed=1, quick=quick)
+
+
+def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path: pathlib.Path, fmt: traces.Format,
+          op_weights, steps: int, seed: int, quick: bool = False):
+    """Go on training the model at ``start_path`` on every operation written in ``fmt`` (which may write
+    longer answers: new positions are added), sampled by ``op_weights``, with a fresh AdamW, warmup and
+    cosine decay from ``FOCUS_LEARNING_RATE``. Saves the checkpoint and its history to ``history_path``."""
+    chunk = 10 if quick else SHIP_CHUNK
     start_params, config, first = load_model(start_path)
-    problems = Problems.build(traces.WORKED)
-    recipe = recipe_for(traces.WORKED, FOCUS_WEIGHTS, steps, "calculator10 focus")
+    problems = Problems.build(fmt)
+    recipe = recipe_for(fmt, op_weights, steps, f"calculator10 {fmt.name}")
     recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
+    start_params, config = extend_positions(start_params, config, recipe.model.max_len)
     if recipe.model != config:
         raise ValueError(f"{start_path} holds a different model: {config}")
     start = time.perf_counter()
-    state, history = train_format(problems, recipe, seed=1, chunk=chunk, start_params=start_params)
+    state, history = train_format(problems, recipe, seed=seed, chunk=chunk, start_params=start_params)
     minutes = (time.perf_counter() - start) / 60
     params = state[0]
     flops = arithmetic.train_flops(recipe, count_params(params))
-    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
-            "focus_steps": steps, "op_weights": dict(FOCUS_WEIGHTS), "continued_from": start_path.name,
+    info = {"format": fmt.name, "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
+            "focus_steps": steps, "op_weights": dict(op_weights), "continued_from": start_path.name,
             "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
             "params": count_params(params), "train_flops": first["train_flops"] + flops,
             "hardware": runtime.hardware_line()}
     checkpoint.save(checkpoint_path, params, recipe.model, **info)
-    (out / "10_focus_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
+    history_path.write_text(json.dumps({**info, "history": history}) + "\n")
     return params, recipe.model, history, info
 
 
@@ -173,6 +185,10 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
 # of the three ways to write it (same steps, batch, learning rate and seed; ``traces.DIVISION_VARIANTS``).
 DIVISION_FORMATS = (traces.WORKED, traces.WORKED_PRODUCT, traces.WORKED_FITS)
 DIVISION_STEPS, DIVISION_CHUNK = 1500, 100
+# ... and the shipped model trained on, every operation, with division written the chosen way.
+LONG_DIVISION_WEIGHTS = (("+", 0.10), ("-", 0.05), ("*", 0.15), ("//", 0.35), ("%", 0.35))
+LONG_DIVISION_STEPS = 4000
+DIVISION_CHECKPOINT = CHECKPOINTS / "calculator10_division"
 
 
 def extend_positions(params, config, max_len: int, seed: int = 0):
@@ -290,12 +306,15 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "division-study", "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final"), default="final",
-                        help="exhaustive: check the first run's model or the shipped one (default)")
+    parser.add_argument("step", choices=("compare", "ship", "focus", "division-study", "long-division", "exhaustive"))
+    parser.add_argument("--model", choices=("first", "final", "division"), default="final",
+                        help="exhaustive: check the first run's model, the shipped one (default) or the "
+                             "long-division one")
+    parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
+                        help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
     args = parser.parse_args(argv)
-    out = pathlib.Path(tempfile.mkdtemp(prefix="catculator-10-")) if args.quick else runtime.REPO_ROOT / "figures"
+    out = runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures"
     first, final = (out / "calculator10_first", out / "calculator10") if args.quick else (FIRST_CHECKPOINT, CHECKPOINT)
     print(f"runtime: {runtime.hardware_line()}  writing to {out.name}/", flush=True)
     if args.step == "compare":
@@ -304,13 +323,19 @@ def main(argv=None) -> int:
         ship(first, out, args.quick)
     elif args.step == "division-study":
         division_study(CHECKPOINT, out, args.quick)
+    elif args.step == "long-division":
+        steps = 20 if args.quick else LONG_DIVISION_STEPS
+        target = out / "calculator10_division" if args.quick else DIVISION_CHECKPOINT
+        go_on(CHECKPOINT, target, out / "10_division_history.json", traces.get_format(args.format),
+              LONG_DIVISION_WEIGHTS, steps, seed=3, quick=args.quick)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
         focus(first, final, out, args.quick)
     else:
-        params, config, info = load_model(first if args.model == "first" else final)
-        suffix = "_first" if args.model == "first" else ""
+        paths = {"first": first, "final": final, "division": DIVISION_CHECKPOINT}
+        params, config, info = load_model(paths[args.model])
+        suffix = {"first": "_first", "final": "", "division": "_division"}[args.model]
         start = time.perf_counter()
 
         def save(report):

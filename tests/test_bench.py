@@ -52,3 +52,12 @@ def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
     written = capsys.readouterr().out.split("wrote ")[-1].strip()
     assert runtime.REPO_ROOT / "figures" not in Path(written).parents
     assert before == {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
+
+
+def test_quick_outputs_are_removed_when_the_process_exits():
+    import subprocess
+    import sys
+    script = "from shared import runtime; p = runtime.scratch_dir('catculator-test-'); (p / 'f').write_text('x'); print(p)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=runtime.REPO_ROOT, capture_output=True, text=True, check=True)
+    path = Path(done.stdout.strip())
+    assert path.name.startswith("catculator-test-") and not path.exists()
