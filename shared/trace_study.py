@@ -184,9 +184,9 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
 # Does writing more of the long division help? The shipped model, trained on division rows only in each
 # of the three ways to write it (same steps, batch, learning rate and seed; ``traces.DIVISION_VARIANTS``).
 DIVISION_FORMATS = (traces.WORKED, traces.WORKED_PRODUCT, traces.WORKED_FITS)
-DIVISION_STEPS, DIVISION_CHUNK = 1500, 100
+DIVISION_STEPS, DIVISION_CHUNK = 1000, 100
 # ... and the shipped model trained on, every operation, with division written the chosen way.
-LONG_DIVISION_WEIGHTS = (("+", 0.10), ("-", 0.05), ("*", 0.15), ("//", 0.35), ("%", 0.35))
+LONG_DIVISION_WEIGHTS = (("+", 0.05), ("-", 0.05), ("*", 0.20), ("//", 0.35), ("%", 0.35))
 LONG_DIVISION_STEPS = 4000
 DIVISION_CHECKPOINT = CHECKPOINTS / "calculator10_division"
 
