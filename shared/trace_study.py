@@ -187,7 +187,7 @@ DIVISION_FORMATS = (traces.WORKED, traces.WORKED_PRODUCT, traces.WORKED_FITS)
 DIVISION_STEPS, DIVISION_CHUNK = 1000, 100
 # ... and the shipped model trained on, every operation, with division written the chosen way.
 LONG_DIVISION_WEIGHTS = (("+", 0.05), ("-", 0.05), ("*", 0.20), ("//", 0.35), ("%", 0.35))
-LONG_DIVISION_STEPS = 4000
+LONG_DIVISION_STEPS = 3000
 DIVISION_CHECKPOINT = CHECKPOINTS / "calculator10_division"
 
 
