@@ -1,6 +1,7 @@
 """The figures the notebooks save: matplotlib, one PNG per figure with a stable name."""
 from __future__ import annotations
 
+import numpy as np
 import matplotlib.pyplot as plt
 
 from . import runtime
@@ -36,17 +37,29 @@ def plot_loss_curves(histories: dict, name: str, title: str, metric: str = "loss
     return path
 
 
-def plot_accuracy_curves(histories: dict, name: str, title: str, x: str = "epoch"):
-    """Exact-answer test accuracy per epoch (``x="epoch"``) or against wall seconds (``x="seconds"``)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+def plot_accuracy_curves(histories: dict, name: str, title: str, x: str = "epoch", test_size: int | None = None):
+    """Exact-answer test accuracy per epoch (``x="epoch"``) or against wall seconds (``x="seconds"``), and
+    beside it the share of wrong answers on a log scale, which shows the last few percent that a linear
+    accuracy axis flattens. A run with no wrong answer is drawn at half of one problem (``test_size``
+    rows; 0.01% if not given), below the dotted "one wrong" line."""
+    fig, (ax, ax_wrong) = plt.subplots(1, 2, figsize=(12, 4))
+    floor = 50.0 / test_size if test_size else 0.01
     for label, history in histories.items():
-        ax.plot(getattr(history, x), [100 * a for a in history.test_accuracy], marker=".", label=label)
-    ax.set_xlabel("epoch" if x == "epoch" else "wall time (s, compile included)")
+        accuracy = 100 * np.asarray(history.test_accuracy)
+        line, = ax.plot(getattr(history, x), accuracy, marker=".", label=label)
+        ax_wrong.semilogy(getattr(history, x), np.maximum(100 - accuracy, floor), marker=".", color=line.get_color())
+    if test_size:
+        ax_wrong.axhline(100.0 / test_size, color="grey", linestyle=":", label="one wrong answer")
+        ax_wrong.legend(fontsize=8)
+    for axis in (ax, ax_wrong):
+        axis.set_xlabel("epoch" if x == "epoch" else "wall time (s, compile included)")
+        axis.grid(True, alpha=0.3)
     ax.set_ylabel("exact-answer test accuracy (%)")
     ax.set_ylim(0, 101)
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    ax_wrong.set_ylabel("wrong answers (% of the test set, log)")
+    ax_wrong.set_title("the last few percent")
     path = save(fig, name)
     plt.show()
     return path
