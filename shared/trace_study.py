@@ -213,8 +213,7 @@ def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = Fa
         recipe = recipe_for(fmt, weights, steps, f"division/{fmt.name}")
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
         params, _ = extend_positions(start_params, config, recipe.model.max_len)
-        params = {**params, "pos_embed": params["pos_embed"][:recipe.model.max_len]}
-        state, history = train_format(problems, recipe, seed=2, chunk=chunk, start_params=params)
+        _, history = train_format(problems, recipe, seed=2, chunk=chunk, start_params=params)
         results[fmt.name] = {**history, "seq_len": fmt.seq_len, "answer_len": fmt.answer_len["//"]}
         (out / "10_division_study.json").write_text(json.dumps(results) + "\n")
     return results
