@@ -298,6 +298,7 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
     params = init_params(init_key, recipe.model) if start_params is None else start_params
     params = parallel.replicate(params, mesh)
     opt_state = parallel.replicate(optimizer.init(params), mesh)
+    key = parallel.replicate(key, mesh)     # placed like the key each chunk returns: no second compile
     train_data = parallel.replicate(train_data, mesh)
     history = {"step": [], "loss": [], "token_accuracy": [], "seconds": [], **{op: [] for op in OPERATIONS}}
     bar = tqdm(range(chunk_steps, steps + 1, chunk_steps), desc=f"{recipe.name} steps", disable=not progress)

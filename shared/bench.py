@@ -2,6 +2,7 @@
 
     python -m shared.bench            # full run: about 17 minutes on a 2-core CPU, writes figures/09_bench.json
     python -m shared.bench --quick    # tiny sizes, about a minute, writes to a temporary folder
+    python -m shared.bench --sweep    # the search for a fast time-to-100% recipe, figures/09_time_to_100_sweep.json
 
 Every time is the median of several runs after a warm-up (compile excluded unless it says compile).
 FLOPs are counted from the model's shapes (``train_flops_per_token``), a count ``matmul_flops`` checks
@@ -36,9 +37,16 @@ class Sizes:
     epoch_rows: int | None = None    # 2-digit training rows for the epoch and time-to-100% runs (None: all 7,200)
     decode_rows: int = 20_000        # validation rows for the KV-cache vs full-recompute comparison
     decode_batch: int = 5_000
-    seeds: tuple = (0, 1, 2)         # time to 100%: one cold run per seed
+    seeds: tuple = (0, 1, 2, 3, 4)   # time to 100%: one cold run per seed
     max_epochs: int | None = None    # None: the rung's own budget
 
+
+# The grid ``python -m shared.bench --sweep`` searches (two seeds per point), and the recipe it found.
+SWEEP = {"pos_encoding": ("rope", "learned"), "layers": (1, 2), "batch_and_learning_rate": ((32, 3e-3), (64, 5e-3)),
+         "epochs": (6, 10), "warmup_steps": 30, "seeds": (0, 1)}
+FAST_POSITIONS = "learned"
+FAST_LAYERS = 1
+FAST_SCHEDULE = {"batch_size": 32, "learning_rate": 3e-3, "warmup_steps": 30, "epochs": 10}
 
 FULL = Sizes()
 QUICK = Sizes(repeats=2, matmul_sizes=(256,), copy_mib=8, step_batches=(("2-digit (06)", 8), ("3-digit cpu", 8)),
@@ -52,15 +60,21 @@ def model_configs() -> dict[str, tuple[ModelConfig, int]]:
             "3-digit t4": (arithmetic.RECIPES["t4"].model, arithmetic.SEQ_LEN - 1)}
 
 
-def timed(fn, *args, repeats: int) -> float:
-    """Median wall time of ``fn(*args)`` in seconds over ``repeats`` runs, after one warm-up run."""
+def timings(fn, *args, repeats: int) -> list[float]:
+    """Wall time of ``fn(*args)`` in seconds, ``repeats`` times, after one warm-up run (which compiles);
+    each run waits for the result (JAX dispatches asynchronously)."""
     jax.block_until_ready(fn(*args))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def timed(fn, *args, repeats: int) -> float:
+    """Median of ``timings``: the number every benchmark reports."""
+    return statistics.median(timings(fn, *args, repeats=repeats))
 
 
 def _cost(compiled) -> dict:
@@ -71,15 +85,15 @@ def _cost(compiled) -> dict:
 
 
 def _memory(compiled) -> dict:
-    """Peak memory: what the device reports if it does (GPU, TPU), and XLA's compile-time estimate of the
-    program's footprint (arguments + outputs + temporaries - aliased buffers), which the CPU also gives."""
-    stats = jax.local_devices()[0].memory_stats() or {}
+    """XLA's compile-time estimate of one program's peak footprint: arguments + outputs + temporaries -
+    aliased buffers. Every backend gives it. (A GPU's or TPU's ``memory_stats()["peak_bytes_in_use"]`` is a
+    running maximum over the whole process, every array and program so far, so it cannot be put on one step.)"""
     analysis = compiled.memory_analysis()
     estimate = None
     if analysis is not None:
         estimate = (analysis.argument_size_in_bytes + analysis.output_size_in_bytes
                     + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
-    return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "xla_estimate_bytes": estimate}
+    return {"xla_estimate_bytes": estimate}
 
 
 def matmul_peak(sizes: tuple, repeats: int) -> dict:
@@ -169,11 +183,13 @@ def train_step_bench(config: ModelConfig, seq_len: int, batch_size: int, repeats
     start = time.perf_counter()
     compiled = jax.jit(step).lower(carry, batch).compile()
     compile_seconds = time.perf_counter() - start
-    seconds = timed(compiled, carry, batch, repeats=repeats)
+    all_seconds = timings(compiled, carry, batch, repeats=repeats)
+    seconds = statistics.median(all_seconds)
     tokens = batch_size * seq_len
     flops = train_flops_per_token(config, seq_len) * tokens
     return {"batch_size": batch_size, "seq_len": seq_len, "params": model.count_params(carry[0]),
-            "compile_seconds": compile_seconds, "step_seconds": seconds, "tokens_per_s": tokens / seconds,
+            "compile_seconds": compile_seconds, "step_seconds": seconds, "step_seconds_all": all_seconds,
+            "tokens_per_s": tokens / seconds,
             "flops_per_step": flops, "flop_per_s": flops / seconds, "xla": _cost(compiled), **_memory(compiled)}
 
 
@@ -242,38 +258,79 @@ def decoding(sizes: Sizes, progress: bool = True) -> dict:
             "speedup": cached / full, "same_tokens": bool(np.array_equal(cached_out, full_out))}
 
 
-def time_to_100_recipes() -> dict[str, tuple[ModelConfig, train.TrainConfig, data.NumberFormat]]:
-    """The recipes raced to 100%: notebook 06's masked rung as it is, and the same rung with the two changes
-    notebook 09 found to pay: the answer written least significant digit first (the order carries are
-    computed in, notebook 07's reversed format) and unrolled layers (faster steps on a CPU)."""
-    model_config, train_config = ladder.rung("masked")
-    return {"06 masked rung": (model_config, train_config, data.BLOG_FORMAT),
-            "reversed answer, unrolled layers": (dataclasses.replace(model_config, scan_layers=False), train_config,
-                                                 data.NumberFormat(reverse_answer=True))}
-
-
-def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
-    """For each of ``time_to_100_recipes``, once per seed: wall time from a cold start (init and compile
-    included) until the model first scores 100% exact on all 2,800 held-out 2-digit problems, evaluated
-    after every epoch. The same split of the same problems for every recipe."""
+def race(recipes: dict, seeds, epoch_rows: int | None = None, max_epochs: int | None = None,
+         progress: bool = True, desc: str | None = None) -> dict:
+    """For each recipe ``name -> (model config, train config, number format)``, once per seed: wall time
+    from a cold start (``jax.clear_caches()``, so init and every compile are paid again) until the model
+    first scores 100% exact on all 2,800 held-out 2-digit problems, evaluated after every epoch. The same
+    split of the same problems for every recipe; ``max_epochs`` caps each recipe's budget (quick mode)."""
     results = {}
-    for name, (model_config, train_config, fmt) in time_to_100_recipes().items():
-        if sizes.max_epochs is not None:
-            train_config = dataclasses.replace(train_config, epochs=sizes.max_epochs)
+    bar = tqdm(total=len(recipes) * len(seeds), desc=desc or "time to 100%", disable=not progress)
+    for name, (model_config, train_config, fmt) in recipes.items():
+        if max_epochs is not None:
+            train_config = dataclasses.replace(train_config, epochs=min(train_config.epochs, max_epochs))
         train_split, test_split = data.make_dataset(fmt=fmt)
-        train_split = _first_rows(train_split, sizes.epoch_rows)
+        train_split = _first_rows(train_split, epoch_rows)
         runs = []
-        for seed in tqdm(sizes.seeds, desc=name, disable=not progress):
+        for seed in seeds:
+            jax.clear_caches()
             _, history = train.train(model_config, dataclasses.replace(train_config, seed=seed), train_split,
                                      test_split, progress=False, stop_at_accuracy=1.0)
             reached = history.first_epoch_at(1.0)
             runs.append({"seed": seed, "epoch": reached and reached[0], "seconds": reached and reached[1],
                          "best_accuracy": max(history.test_accuracy), "curve": history.test_accuracy,
                          "curve_seconds": history.seconds})
+            bar.update()
         reached = [run["seconds"] for run in runs if run["seconds"] is not None]
         results[name] = {"runs": runs, "reached": f"{len(reached)} of {len(runs)}",
-                         "median_seconds": statistics.median(reached) if len(reached) == len(runs) else None}
+                         "median_seconds": statistics.median(reached) if len(reached) == len(runs) else None,
+                         "params": model.count_params(jax.eval_shape(lambda: model.init_params(jax.random.key(0), model_config))),
+                         "layers": model_config.n_layers, "batch_size": train_config.batch_size,
+                         "learning_rate": train_config.learning_rate, "epochs": train_config.epochs,
+                         "format": dataclasses.asdict(fmt)}
+    bar.close()
     return results
+
+
+REVERSED = data.NumberFormat(operand_width=2, answer_width=3, reverse_answer=True)   # =057 written as 750
+
+
+def time_to_100_recipes() -> dict[str, tuple[ModelConfig, train.TrainConfig, data.NumberFormat]]:
+    """The recipes raced to 100% in notebook 09, in order, each changing one thing in the one before, so a
+    difference between neighbours is that change's doing: notebook 06's masked rung as it is; its answer
+    zero-padded and written least significant digit first (the order carries are computed in, notebook
+    07); learned absolute positions instead of RoPE (with every number zero-padded, a position says which
+    digit of which number a token is); then the schedule and the depth the sweep (``sweep_recipes``) found."""
+    model_config, train_config = ladder.rung("masked")
+    learned = dataclasses.replace(model_config, pos_encoding=FAST_POSITIONS)
+    fast = dataclasses.replace(train_config, **FAST_SCHEDULE)
+    return {"06 masked rung": (model_config, train_config, data.BLOG_FORMAT),
+            "+ reversed answer": (model_config, train_config, REVERSED),
+            f"+ {FAST_POSITIONS} positions": (learned, train_config, REVERSED),
+            "+ short schedule": (learned, fast, REVERSED),
+            f"+ {FAST_LAYERS} layer{'s' * (FAST_LAYERS > 1)}": (dataclasses.replace(learned, n_layers=FAST_LAYERS), fast, REVERSED)}
+
+
+def sweep_recipes() -> dict[str, tuple[ModelConfig, train.TrainConfig, data.NumberFormat]]:
+    """The grid searched for a fast recipe (``python -m shared.bench --sweep``): the 06 masked rung with the
+    reversed answer, at each position encoding, depth, batch size (with a learning rate scaled to it) and
+    schedule length of ``SWEEP``."""
+    model_config, train_config = ladder.rung("masked")
+    recipes = {}
+    for positions in SWEEP["pos_encoding"]:
+        for layers in SWEEP["layers"]:
+            for batch_size, learning_rate in SWEEP["batch_and_learning_rate"]:
+                for epochs in SWEEP["epochs"]:
+                    recipes[f"{positions}, {layers} layers, batch {batch_size}, lr {learning_rate:g}, {epochs} epochs"] = (
+                        dataclasses.replace(model_config, pos_encoding=positions, n_layers=layers),
+                        dataclasses.replace(train_config, batch_size=batch_size, learning_rate=learning_rate,
+                                            warmup_steps=SWEEP["warmup_steps"], epochs=epochs), REVERSED)
+    return recipes
+
+
+def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
+    """``race`` over ``time_to_100_recipes`` with the seeds of ``sizes``."""
+    return race(time_to_100_recipes(), sizes.seeds, sizes.epoch_rows, sizes.max_epochs, progress)
 
 
 def run(sizes: Sizes = FULL, progress: bool = True) -> dict:
@@ -297,15 +354,27 @@ def save(results: dict, path=None) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds; never writes into figures/")
+    parser.add_argument("--sweep", action="store_true", help="search the SWEEP grid for a fast time-to-100%% recipe "
+                                                              "(about 15 minutes; writes figures/09_time_to_100_sweep.json)")
     parser.add_argument("--out", help="where to write the JSON (default: figures/09_bench.json, or a "
                                       "temporary folder with --quick or in quick mode)")
     args = parser.parse_args(argv)
     quick = args.quick or runtime.QUICK
-    results = run(QUICK if quick else FULL)
+    name = "09_time_to_100_sweep.json" if args.sweep else "09_bench.json"
+    if args.sweep:
+        sizes = QUICK if quick else FULL
+        recipes = sweep_recipes()
+        if quick:
+            recipes = dict(list(recipes.items())[:1])
+        results = {"hardware": runtime.hardware_line(), "grid": SWEEP,
+                   "races": race(recipes, sizes.seeds if quick else SWEEP["seeds"], sizes.epoch_rows, sizes.max_epochs,
+                                 desc="sweep")}
+    else:
+        results = run(QUICK if quick else FULL)
     out = args.out
     if out is None and quick:                   # quick results never overwrite the published ones
-        out = runtime.scratch_dir("catculator-bench-") / "09_bench.json"
-    path = save(results, out)
+        out = runtime.scratch_dir("catculator-bench-") / name
+    path = save(results, out if out is not None else runtime.output_dir() / name)
     print(f"{results['hardware']}\nwrote {path}")
     return 0
 

@@ -205,6 +205,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_split: dat
     optimizer = make_optimizer(train_config, steps_per_epoch * train_config.epochs)
     params = parallel.replicate(params, mesh)
     opt_state = parallel.replicate(optimizer.init(params), mesh)
+    key = parallel.replicate(key, mesh)     # placed like the key each epoch returns: no second compile
     run_epoch = make_epoch_fn(model_config, train_config, optimizer, mesh)
     evaluate = make_eval_fn(model_config, train_config.loss)
     train_arrays = parallel.replicate(as_device_arrays(train_split), mesh)

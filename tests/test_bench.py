@@ -61,3 +61,20 @@ def test_quick_outputs_are_removed_when_the_process_exits():
     done = subprocess.run([sys.executable, "-c", script], cwd=runtime.REPO_ROOT, capture_output=True, text=True, check=True)
     path = Path(done.stdout.strip())
     assert path.name.startswith("catculator-test-") and not path.exists()
+
+
+def test_quick_sweep_writes_its_races(tmp_path):
+    out = tmp_path / "sweep.json"
+    assert bench.main(["--sweep", "--quick", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["grid"] == json.loads(json.dumps(bench.SWEEP))
+    (name, race), = results["races"].items()
+    assert name in bench.sweep_recipes() and [run["seed"] for run in race["runs"]] == [0]
+
+
+def test_time_to_100_recipes_change_one_thing_at_a_time():
+    """Each raced recipe differs from the one before in one of: number format, position encoding, schedule, depth."""
+    recipes = list(bench.time_to_100_recipes().values())
+    for (m0, t0, f0), (m1, t1, f1) in zip(recipes, recipes[1:]):
+        changes = [f0 != f1, m0.pos_encoding != m1.pos_encoding, t0 != t1, m0.n_layers != m1.n_layers]
+        assert sum(changes) == 1 and dataclasses.replace(m1, pos_encoding=m0.pos_encoding, n_layers=m0.n_layers) == m0
