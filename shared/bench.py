@@ -1,6 +1,6 @@
 """Benchmarks for notebook 09: where the time goes, and how close to the hardware.
 
-    python -m shared.bench            # full run: about 17 minutes on a 2-core CPU, writes figures/09_bench.json
+    python -m shared.bench            # full run: about 40 minutes on a 2-core CPU, writes figures/09_bench.json
     python -m shared.bench --quick    # tiny sizes, about a minute, writes to a temporary folder
     python -m shared.bench --sweep    # the search for a fast time-to-100% recipe, figures/09_time_to_100_sweep.json
 
