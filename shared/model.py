@@ -132,11 +132,17 @@ def project_qkv(layer: dict, h, positions, config: ModelConfig):
     return q, k, v
 
 
+def attention_probs(q, k, visible, config: ModelConfig):
+    """How much each query (B, Tq, H, K) looks at each key (B, Ts, H, K): softmax of the scaled dot
+    products over the keys ``visible`` (Tq, Ts) allows. (B, H, Tq, Ts), each row summing to 1."""
+    scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(config.head_size)
+    return jax.nn.softmax(jnp.where(visible, scores, -jnp.inf), axis=-1)
+
+
 def attend(layer: dict, q, k, v, visible, config: ModelConfig):
     """Attention output (B, Tq, D) of queries (B, Tq, H, K) over keys and values (B, Ts, H, K).
     ``visible`` (Tq, Ts) says which key each query may look at."""
-    scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(config.head_size)
-    weights = jax.nn.softmax(jnp.where(visible, scores, -jnp.inf), axis=-1)   # (B, H, Tq, Ts)
+    weights = attention_probs(q, k, visible, config)                   # (B, H, Tq, Ts)
     mixed = jnp.einsum("bhqs,bshk->bqhk", weights, v)
     return jnp.einsum("bqhk,hkd->bqd", mixed, layer["wo"])
 
@@ -214,6 +220,23 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_
         cache = jax.tree_util.tree_map(lambda *layers: jnp.stack(layers), *caches) if return_cache else None
     logits = unembed(params, x, config)
     return (logits, cache) if return_cache else logits
+
+
+def attention_maps(params: dict, tokens, config: ModelConfig):
+    """Where every head of every layer looks, for token ids (B, T): (L, B, H, T, T); entry
+    ``[l, b, h, q, s]`` is how much position ``q`` attends to position ``s`` (rows sum to 1). The same
+    computation as ``forward``, layer by layer, keeping each layer's attention weights."""
+    x = embed(params, tokens, config)
+    T = tokens.shape[1]
+    positions = jnp.arange(T, dtype=jnp.float32)
+    causal = jnp.tril(jnp.ones((T, T), bool))
+    maps = []
+    for i in range(config.n_layers):
+        layer = jax.tree_util.tree_map(lambda leaf: leaf[i], params["layers"])
+        q, k, _ = project_qkv(layer, layer_norm(x, layer["ln1_scale"], layer["ln1_bias"]), positions, config)
+        maps.append(attention_probs(q, k, causal, config))
+        x, _ = block(layer, x, config)
+    return jnp.stack(maps)
 
 
 def decode_step(params: dict, token, position, k_cache, v_cache, config: ModelConfig):

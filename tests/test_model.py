@@ -84,3 +84,23 @@ def test_unrolled_layers_compute_what_the_scan_computes():
     for stacked, stacked_unrolled in zip(cache, cache_unrolled):   # keys, values: (L, B, T, H, K)
         assert stacked.shape == stacked_unrolled.shape == (2, 3, 12, 4, 8)
         np.testing.assert_allclose(stacked, stacked_unrolled, atol=1e-5)
+
+
+@pytest.mark.parametrize("pos", ["rope", "learned"])
+def test_attention_maps_are_causal_distributions_that_forward_uses(pos):
+    """Each row is a distribution over the positions up to the query's own; and layer 0's map, applied to
+    the values and the output projection, is the attention half of ``forward``'s first block."""
+    config = model.ModelConfig(**TINY, pos_encoding=pos)
+    params = model.init_params(jax.random.key(0), config)
+    tokens = jax.random.randint(jax.random.key(1), (3, 12), 0, 16)
+    maps = model.attention_maps(params, tokens, config)
+    assert maps.shape == (2, 3, 4, 12, 12)
+    np.testing.assert_allclose(maps.sum(-1), 1.0, atol=1e-5)
+    assert float(jnp.abs(jnp.triu(maps, k=1)).max()) == 0.0
+    layer = jax.tree_util.tree_map(lambda leaf: leaf[0], params["layers"])
+    x = model.embed(params, tokens, config)
+    positions = jnp.arange(12, dtype=jnp.float32)
+    q, k, v = model.project_qkv(layer, model.layer_norm(x, layer["ln1_scale"], layer["ln1_bias"]), positions, config)
+    expected = model.attend(layer, q, k, v, jnp.tril(jnp.ones((12, 12), bool)), config)
+    from_map = jnp.einsum("bqhk,hkd->bqd", jnp.einsum("bhqs,bshk->bqhk", maps[0], v), layer["wo"])
+    np.testing.assert_allclose(from_map, expected, atol=1e-5)
