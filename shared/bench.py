@@ -344,6 +344,16 @@ def run(sizes: Sizes = FULL, progress: bool = True) -> dict:
             "time_to_100": time_to_100(sizes, progress)}
 
 
+def sweep(quick: bool = False, progress: bool = True) -> dict:
+    """``race`` over every ``sweep_recipes`` point on ``SWEEP["seeds"]`` (about 10 minutes on a 2-core CPU);
+    ``quick``: the first point only, on the quick seeds and budget (what the test runs)."""
+    recipes, seeds, sizes = sweep_recipes(), SWEEP["seeds"], FULL
+    if quick:
+        recipes, seeds, sizes = dict(list(recipes.items())[:1]), QUICK.seeds, QUICK
+    return {"hardware": runtime.hardware_line(), "grid": SWEEP,
+            "races": race(recipes, seeds, sizes.epoch_rows, sizes.max_epochs, progress, desc="sweep")}
+
+
 def save(results: dict, path=None) -> Path:
     """Write ``results`` as JSON to ``path`` (default: ``09_bench.json`` in ``runtime.output_dir()``)."""
     path = Path(path) if path is not None else runtime.output_dir() / "09_bench.json"
@@ -355,22 +365,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds; never writes into figures/")
     parser.add_argument("--sweep", action="store_true", help="search the SWEEP grid for a fast time-to-100%% recipe "
-                                                              "(about 15 minutes; writes figures/09_time_to_100_sweep.json)")
+                                                              "(about 10 minutes; writes figures/09_time_to_100_sweep.json)")
     parser.add_argument("--out", help="where to write the JSON (default: figures/09_bench.json, or a "
                                       "temporary folder with --quick or in quick mode)")
     args = parser.parse_args(argv)
     quick = args.quick or runtime.QUICK
     name = "09_time_to_100_sweep.json" if args.sweep else "09_bench.json"
-    if args.sweep:
-        sizes = QUICK if quick else FULL
-        recipes = sweep_recipes()
-        if quick:
-            recipes = dict(list(recipes.items())[:1])
-        results = {"hardware": runtime.hardware_line(), "grid": SWEEP,
-                   "races": race(recipes, sizes.seeds if quick else SWEEP["seeds"], sizes.epoch_rows, sizes.max_epochs,
-                                 desc="sweep")}
-    else:
-        results = run(QUICK if quick else FULL)
+    results = sweep(quick) if args.sweep else run(QUICK if quick else FULL)
     out = args.out
     if out is None and quick:                   # quick results never overwrite the published ones
         out = runtime.scratch_dir("catculator-bench-") / name

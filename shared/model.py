@@ -7,7 +7,6 @@ Shapes: ``B`` batch, ``T`` positions, ``D`` d_model, ``H`` heads, ``K`` head siz
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
@@ -49,13 +48,13 @@ class ModelConfig:
         return self.d_model // self.n_heads
 
 
-@functools.partial(jax.jit, static_argnums=1)
 def init_params(key: jax.Array, config: ModelConfig) -> dict:
     """A pytree of float32 arrays. Matrices are normal with std 0.02 (GPT-2), residual outputs scaled
     by 1/sqrt(2 L); biases zero, LayerNorm scales one.
 
     Every matrix is cut from one draw of normal numbers: one random-number program to compile instead
-    of one per shape, which makes a cold start several seconds faster on a CPU."""
+    of one per shape, which makes a cold start several seconds faster on a CPU. (Not jit-compiled as a
+    whole: ``jit`` would return the dicts with their keys sorted.)"""
     D, H, K, F, V, L = (config.d_model, config.n_heads, config.head_size, config.d_ff,
                         config.vocab_size, config.n_layers)
     shapes = {"embed": (V, D), "wq": (L, D, H, K), "wk": (L, D, H, K), "wv": (L, D, H, K),
