@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-POSITIONAL_ENCODINGS = ("none", "rope", "learned", "sinusoidal")
+POSITIONAL_ENCODINGS = ("none", "rope", "learned", "sinusoidal", "abacus")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,10 +26,11 @@ class ModelConfig:
     n_layers: int = 4
     n_heads: int = 8
     d_ff: int = 256
-    pos_encoding: str = "none"      # none | rope | learned | sinusoidal
+    pos_encoding: str = "none"      # none | rope | learned | sinusoidal | abacus (each digit's place in its number)
     tied_embeddings: bool = False   # unembed with embed.T instead of a separate (D, V) matrix
     dropout: float = 0.0            # on the embedding and on each residual branch, in training only
     scan_layers: bool = True        # layers as one lax.scan (compiled once); False: an unrolled Python loop
+    place_offset: int = 0           # abacus: in training, each row's places move up by a random 0..place_offset
 
     def __post_init__(self):
         if self.pos_encoding not in POSITIONAL_ENCODINGS:
@@ -42,6 +43,10 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if min(self.vocab_size, self.max_len, self.d_model, self.n_layers, self.n_heads, self.d_ff) < 1:
             raise ValueError("sizes must be positive integers")
+        if self.place_offset and self.pos_encoding != "abacus":
+            raise ValueError("place_offset is for pos_encoding='abacus'")
+        if not 0 <= self.place_offset < self.max_len:
+            raise ValueError(f"place_offset must be in [0, max_len), got {self.place_offset}")
 
     @property
     def head_size(self) -> int:
@@ -59,7 +64,7 @@ def init_params(key: jax.Array, config: ModelConfig) -> dict:
                         config.vocab_size, config.n_layers)
     shapes = {"embed": (V, D), "wq": (L, D, H, K), "wk": (L, D, H, K), "wv": (L, D, H, K),
               "wo": (L, H, K, D), "w_in": (L, D, F), "w_out": (L, F, D)}
-    if config.pos_encoding == "learned":
+    if config.pos_encoding in ("learned", "abacus"):          # abacus: one vector per place 0..max_len-1
         shapes["pos_embed"] = (config.max_len, D)
     if not config.tied_embeddings:
         shapes["unembed"] = (D, V)
@@ -79,7 +84,7 @@ def init_params(key: jax.Array, config: ModelConfig) -> dict:
         },
         "ln_f_scale": jnp.ones((D,)), "ln_f_bias": jnp.zeros((D,)),
     }
-    if config.pos_encoding == "learned":
+    if config.pos_encoding in ("learned", "abacus"):
         params["pos_embed"] = std * normal["pos_embed"]
     if not config.tied_embeddings:
         params["unembed"] = std * normal["unembed"]
@@ -171,15 +176,21 @@ def block(layer: dict, x, config: ModelConfig, key=None):
     return x + _dropout(mlp(layer, x), config.dropout, keys[1]), (k, v)
 
 
-def embed(params: dict, tokens, config: ModelConfig, offset=0):
+def embed(params: dict, tokens, config: ModelConfig, offset=0, places=None):
     """Token ids (B, T) at positions ``offset .. offset + T - 1`` -> input vectors (B, T, D), with the
-    absolute positions added if configured."""
+    absolute positions added if configured. An abacus model adds instead the vector of each token's
+    ``places`` (B, T) int: a digit's place in its number, 1 for the first digit written, 0 for a non-digit
+    (``shared.places.digit_places`` computes them)."""
     T = tokens.shape[1]
     if T > config.max_len:
         raise ValueError(f"input has {T} positions but the model was built for max_len={config.max_len}")
     x = params["embed"][tokens]
     positions = offset + jnp.arange(T)
-    if config.pos_encoding == "learned":
+    if config.pos_encoding == "abacus":
+        if places is None:
+            raise ValueError("an abacus model needs the places of its tokens: pass places=digit_places(tokens)")
+        x = x + params["pos_embed"][places]
+    elif config.pos_encoding == "learned":
         x = x + params["pos_embed"][positions]
     elif config.pos_encoding == "sinusoidal":
         x = x + sinusoidal_positions(positions.astype(jnp.float32), config.d_model)
@@ -193,10 +204,15 @@ def unembed(params: dict, x, config: ModelConfig):
     return x @ matrix
 
 
-def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_cache: bool = False):
-    """Token ids (B, T) -> next-token logits (B, T, V). Dropout is active only when ``dropout_key`` is given.
-    With ``return_cache`` also returns every layer's keys and values, ``(L, B, T, H, K)`` each."""
-    x = embed(params, tokens, config)
+def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_cache: bool = False, places=None):
+    """Token ids (B, T) -> next-token logits (B, T, V). ``dropout_key`` is given in training only: it drives
+    dropout and, for an abacus model with ``place_offset``, each row's random shift of its ``places``
+    (B, T; see ``embed``). With ``return_cache`` also returns every layer's keys and values, ``(L, B, T, H, K)`` each."""
+    if dropout_key is not None and config.place_offset and places is not None:
+        dropout_key, offset_key = jax.random.split(dropout_key)
+        shift = jax.random.randint(offset_key, (tokens.shape[0], 1), 0, config.place_offset + 1)
+        places = jnp.where(places > 0, jnp.minimum(places + shift, config.max_len - 1), 0)
+    x = embed(params, tokens, config, places=places)
     if dropout_key is None:
         layer_keys = None
     else:
@@ -221,11 +237,11 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_
     return (logits, cache) if return_cache else logits
 
 
-def attention_maps(params: dict, tokens, config: ModelConfig):
+def attention_maps(params: dict, tokens, config: ModelConfig, places=None):
     """Where every head of every layer looks, for token ids (B, T): (L, B, H, T, T); entry
     ``[l, b, h, q, s]`` is how much position ``q`` attends to position ``s`` (rows sum to 1). The same
     computation as ``forward``, layer by layer, keeping each layer's attention weights."""
-    x = embed(params, tokens, config)
+    x = embed(params, tokens, config, places=places)
     T = tokens.shape[1]
     positions = jnp.arange(T, dtype=jnp.float32)
     causal = jnp.tril(jnp.ones((T, T), bool))

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from . import data as data_lib
 from . import parallel
+from . import places as places_lib
 from .evaluate import exact_match
 from .model import ModelConfig, forward, init_params
 
@@ -63,9 +64,10 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
     return optimizer
 
 
-def token_losses(params, model_config: ModelConfig, x, y, dropout_key=None):
-    """Cross-entropy of each next-token prediction: inputs and targets (B, T) -> losses (B, T)."""
-    logits = forward(params, x, model_config, dropout_key)
+def token_losses(params, model_config: ModelConfig, x, y, dropout_key=None, places=None):
+    """Cross-entropy of each next-token prediction: inputs and targets (B, T) -> losses (B, T).
+    ``places`` (B, T): the abacus places of ``x``, for an abacus model."""
+    logits = forward(params, x, model_config, dropout_key, places=places)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y)
 
 
@@ -79,20 +81,26 @@ def loss_weights(kind: str, answer_mask):
     return jnp.ones(answer_mask.shape, jnp.float32) if kind == "per_token" else answer_mask.astype(jnp.float32)
 
 
-def as_device_arrays(split: data_lib.Split) -> dict:
-    """The parts of a split the training loop needs, as device arrays: ``{"x", "y", "answer_mask"}``."""
-    return {"x": jnp.asarray(split.x), "y": jnp.asarray(split.y), "answer_mask": jnp.asarray(split.answer_mask)}
+def as_device_arrays(split: data_lib.Split, with_places: bool = False) -> dict:
+    """The parts of a split the training loop needs, as device arrays: ``{"x", "y", "answer_mask"}``, and
+    ``"places"`` (each input token's place in its number, for an abacus model) if ``with_places``."""
+    arrays = {"x": jnp.asarray(split.x), "y": jnp.asarray(split.y), "answer_mask": jnp.asarray(split.answer_mask)}
+    if with_places:
+        arrays["places"] = places_lib.digit_places(arrays["x"])
+    return arrays
 
 
 def make_train_step(model_config: ModelConfig, train_config: TrainConfig, optimizer, mesh=None):
     """Build ``train_step((params, opt_state, key), batch) -> ((params, opt_state, key), loss)``: one
-    optimizer step on a batch ``{"x", "y", "answer_mask"}`` of shape (B, T), in the form ``lax.scan`` wants.
+    optimizer step on a batch ``{"x", "y", "answer_mask"}`` of shape (B, T) (and ``"places"`` for an abacus
+    model), in the form ``lax.scan`` wants.
     The batch rows are split across ``mesh`` (default: every local device); parameters stay replicated."""
-    dropout_on = model_config.dropout > 0
+    random_in_training = model_config.dropout > 0 or model_config.place_offset > 0
     mesh = parallel.data_mesh() if mesh is None else mesh
 
     def batch_loss(params, batch, key):
-        losses = token_losses(params, model_config, batch["x"], batch["y"], key if dropout_on else None)
+        losses = token_losses(params, model_config, batch["x"], batch["y"], key if random_in_training else None,
+                              places=batch.get("places"))
         return mean_loss(losses, loss_weights(train_config.loss, batch["answer_mask"]))
 
     def train_step(carry, batch):
@@ -153,7 +161,7 @@ def make_eval_fn(model_config: ModelConfig, loss_kind: str):
 
     @jax.jit
     def evaluate(params, arrays):
-        logits = forward(params, arrays["x"], model_config)
+        logits = forward(params, arrays["x"], model_config, places=arrays.get("places"))
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, arrays["y"])
         mask = arrays["answer_mask"]
         metrics = {"token_loss": losses.mean(),
@@ -208,8 +216,9 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_split: dat
     key = parallel.replicate(key, mesh)     # placed like the key each epoch returns: no second compile
     run_epoch = make_epoch_fn(model_config, train_config, optimizer, mesh)
     evaluate = make_eval_fn(model_config, train_config.loss)
-    train_arrays = parallel.replicate(as_device_arrays(train_split), mesh)
-    test_arrays = parallel.replicate(as_device_arrays(test_split), mesh)
+    with_places = model_config.pos_encoding == "abacus"
+    train_arrays = parallel.replicate(as_device_arrays(train_split, with_places), mesh)
+    test_arrays = parallel.replicate(as_device_arrays(test_split, with_places), mesh)
     history = History()
     bar = tqdm(range(1, train_config.epochs + 1), desc="epochs", disable=not progress)
     for epoch in bar:
