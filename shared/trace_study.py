@@ -3,12 +3,13 @@
     python -m shared.trace_study compare [--quick]      # the format comparison -> figures/10_compare.json
     python -m shared.trace_study ship [--quick]         # first training run -> shared/checkpoints/calculator10_first
     python -m shared.trace_study exhaustive --model first   # all 4,998,000 problems -> figures/10_exhaustive_first.json
-    python -m shared.trace_study focus [--quick]        # more steps where it is wrong -> shared/checkpoints/calculator10
-    python -m shared.trace_study exhaustive [--quick]   # the shipped model on all problems -> figures/10_exhaustive.json
-    python -m shared.trace_study divisors [--quick]     # small divisors drawn more often -> calculator10_divisors
+    python -m shared.trace_study focus [--quick]        # second run, where it is wrong -> shared/checkpoints/calculator10
+    python -m shared.trace_study exhaustive [--quick]   # the second run's model on all problems -> figures/10_exhaustive.json
+    python -m shared.trace_study divisors [--quick]     # third run, small divisors drawn more often -> calculator10_divisors
+                                                         # (the calculator's model)
     python -m shared.trace_study exhaustive --model divisors   # ... checked -> figures/10_exhaustive_divisors.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
-    python -m shared.trace_study long-division [--format F]  # the shipped model, division written as F -> calculator10_division
+    python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
 
 With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
