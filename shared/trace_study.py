@@ -162,11 +162,13 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
 
 
 def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path: pathlib.Path, fmt: traces.Format,
-          op_weights, steps: int, seed: int, quick: bool = False, divisor_copies=None):
+          op_weights, steps: int, seed: int, quick: bool = False, divisor_copies=None, extra_by_divisor=None,
+          notes: dict | None = None):
     """Go on training the model at ``start_path`` on every operation written in ``fmt`` (which may write
     longer answers: new positions are added), sampled by ``op_weights``, with a fresh AdamW, warmup and
     cosine decay from ``FOCUS_LEARNING_RATE``; ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row
-    once). Saves the checkpoint and its history to ``history_path``."""
+    once) and ``extra_by_divisor`` as in ``copies_by_divisor``; ``notes`` go into the saved info. Saves the
+    checkpoint and its history to ``history_path``."""
     chunk = 10 if quick else SHIP_CHUNK
     start_params, config, first = load_model(start_path)
     problems = Problems.build(fmt)
@@ -176,7 +178,7 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     if recipe.model != config:
         raise ValueError(f"{start_path} holds a different model: {config}")
     start = time.perf_counter()
-    row_copies = None if divisor_copies is None else copies_by_divisor(problems, divisor_copies)
+    row_copies = None if divisor_copies is None else copies_by_divisor(problems, divisor_copies, extra_by_divisor)
     state, history = train_format(problems, recipe, seed=seed, chunk=chunk, start_params=start_params,
                                   row_copies=row_copies)
     minutes = (time.perf_counter() - start) / 60
@@ -184,7 +186,7 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     flops = arithmetic.train_flops(recipe, count_params(params))
     info = {"format": fmt.name, "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
             "focus_steps": steps, "op_weights": dict(op_weights), "continued_from": start_path.name,
-            "divisor_copies": divisor_copies,
+            "divisor_copies": divisor_copies, **(notes or {}),
             "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
             "params": count_params(params), "train_flops": first["train_flops"] + flops,
             "hardware": runtime.hardware_line()}
@@ -204,13 +206,14 @@ DIVISORS_STEPS = 6000
 DIVISORS_CHECKPOINT = CHECKPOINTS / "calculator10_divisors"
 
 
-def copies_by_divisor(problems: Problems, copies: dict = DIVISOR_COPIES) -> np.ndarray:
+def copies_by_divisor(problems: Problems, copies: dict = DIVISOR_COPIES, extra_by_divisor=None) -> np.ndarray:
     """(N,) int: how many times each problem goes into the training set: ``copies[number of digits of b]``
-    for a ``//`` or ``%`` row, 1 for every other row."""
+    (plus ``extra_by_divisor[b]`` if given, a (1000,) int array) for a ``//`` or ``%`` row, 1 for every other row."""
     division = np.isin(problems.op_index, [OPERATIONS.index("//"), OPERATIONS.index("%")])
     divisor_digits = np.where(problems.b >= 100, 3, np.where(problems.b >= 10, 2, 1))
     by_digits = np.array([0] + [copies[d] for d in (1, 2, 3)])
-    return np.where(division, by_digits[divisor_digits], 1)
+    extra = 0 if extra_by_divisor is None else np.asarray(extra_by_divisor)[problems.b]
+    return np.where(division, by_digits[divisor_digits] + extra, 1)
 
 
 def divisors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
@@ -219,6 +222,41 @@ def divisors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathl
     steps = 20 if quick else DIVISORS_STEPS
     return go_on(start_path, checkpoint_path, out / "10_divisors_history.json", traces.WORKED, DIVISORS_WEIGHTS,
                  steps, seed=4, quick=quick, divisor_copies=DIVISOR_COPIES)
+
+
+# The fourth run follows the errors: the third run's exhaustive check counts, for every divisor b, how many of
+# its 1,000 divisions were wrong (0 to 30%, spread over 891 divisors, most of them two-digit or ending in 6-9).
+# Each division row goes into the training set ERRORS_COPIES[digits of b] + round(ERRORS_PER_RATE * wrong rate
+# of b) times, so a divisor that was wrong 30% of the time is drawn 30 more times; 7% of the division draws are
+# problems the third run got wrong (1.75% in a uniform draw). The rates are whole-divisor counts over every
+# problem, validation pairs included (4,000 of the 4,998,000).
+ERRORS_COPIES = {1: 8, 2: 4, 3: 1}
+ERRORS_PER_RATE = 100
+ERRORS_WEIGHTS = (("+", 0.05), ("-", 0.05), ("*", 0.20), ("//", 0.35), ("%", 0.35))
+ERRORS_STEPS = 6000
+ERRORS_CHECKPOINT = CHECKPOINTS / "calculator10_errors"
+ERRORS_SOURCE = runtime.REPO_ROOT / "figures" / "10_wrong_divisors.npz"
+
+
+def extra_copies_from_errors(wrong_path: pathlib.Path = ERRORS_SOURCE, per_rate: float = ERRORS_PER_RATE) -> np.ndarray:
+    """(1000,) int: extra training copies for each divisor b, ``round(per_rate * wrong rate of b)``, from the
+    ``//`` problems an exhaustive check (``10_wrong*.npz``) found wrong; b = 0 gets none."""
+    with np.load(wrong_path) as wrong:
+        wrong_rate = np.bincount(wrong["floordiv_b"], minlength=1000) / 1000
+    extra = np.rint(per_rate * wrong_rate).astype(np.int64)
+    extra[0] = 0
+    return extra
+
+
+def errors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
+    """The fourth run: go on training ``start_path`` (the third run's model) with ``ERRORS_WEIGHTS`` and each
+    division row drawn by its divisor's wrong rate (``extra_copies_from_errors``); saves the checkpoint and
+    ``out/10_errors_history.json``."""
+    steps = 20 if quick else ERRORS_STEPS
+    return go_on(start_path, checkpoint_path, out / "10_errors_history.json", traces.WORKED, ERRORS_WEIGHTS,
+                 steps, seed=5, quick=quick, divisor_copies=ERRORS_COPIES,
+                 extra_by_divisor=extra_copies_from_errors(),
+                 notes={"extra_copies_per_wrong_rate": ERRORS_PER_RATE, "errors_from": ERRORS_SOURCE.name})
 
 
 # Does writing more of the long division help? The shipped model, trained on division rows only in each
@@ -345,11 +383,11 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "division-study", "long-division",
-                                                 "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final", "divisors", "division"), default="final",
+    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "division-study",
+                                         "long-division", "exhaustive"))
+    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "division"), default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
-                             "(divisors) or the long-division one")
+                             "(divisors), the fourth (errors) or the long-division one")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -373,14 +411,23 @@ def main(argv=None) -> int:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
         divisors(final, out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT, out, args.quick)
+    elif args.step == "errors":
+        third = out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT
+        if args.quick:
+            ship(first, out, quick=True)
+            focus(first, final, out, quick=True)
+            divisors(final, third, out, quick=True)
+        errors(third, out / "calculator10_errors" if args.quick else ERRORS_CHECKPOINT, out, args.quick)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
         focus(first, final, out, args.quick)
     else:
-        paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "division": DIVISION_CHECKPOINT}
+        paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
+                 "division": DIVISION_CHECKPOINT}
         params, config, info = load_model(paths[args.model])
-        suffix = {"first": "_first", "final": "", "divisors": "_divisors", "division": "_division"}[args.model]
+        suffix = {"first": "_first", "final": "", "divisors": "_divisors", "errors": "_errors",
+                  "division": "_division"}[args.model]
         start = time.perf_counter()
 
         def save(report):
