@@ -1,11 +1,13 @@
-"""Every test, in two pytest processes side by side: the unit tests, and each notebook re-executed by nbval.
+"""Every test, on two workers: the unit tests, and each notebook re-executed by nbval.
 
-    CATCULATOR_QUICK=1 .venv/bin/python tests/run.py [more pytest arguments, given to both]
+    CATCULATOR_QUICK=1 .venv/bin/python tests/run.py [more pytest arguments, given to every job]
 
-Much of the time in both halves goes into compiling small JAX programs, which uses one core, so side by
-side on a 2-core machine one half can compile while the other computes (one after the other, ``pytest tests
-notebooks`` took 27 minutes on this 2-core CPU, close to CI's 30-minute limit). Each half writes to its own log, printed when the half ends, so their
-lines never interleave. Exit status: 0 if both passed, else the first non-zero status.
+The jobs are the unit tests (``pytest tests``) and one ``pytest notebooks/NN_*.ipynb --nbval-lax`` per
+notebook. Two workers take them from one queue in that order, each starting the next job as soon as its
+own ends, so the two cores stay busy until the queue is empty: while one worker runs the unit tests, the
+other works through the notebooks, and the first to finish helps with the rest. (Much of the time goes
+into compiling small JAX programs, which uses one core.) Each job writes to its own log, printed when the
+job ends, so lines never interleave. Exit status: 0 if every job passed, else the first non-zero status.
 """
 from __future__ import annotations
 
@@ -16,26 +18,37 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-HALVES = {"unit tests": ["tests"], "notebooks": ["notebooks", "--nbval-lax"]}
+WORKERS = 2
+
+
+def jobs() -> list[tuple[str, list[str]]]:
+    """(name, pytest arguments) of every job, in the order the workers take them."""
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    return [("unit tests", ["tests"])] + [(path.name, [str(path.relative_to(ROOT)), "--nbval-lax"]) for path in notebooks]
 
 
 def main(extra: list[str]) -> int:
-    started, logs, running = time.perf_counter(), {}, {}
-    for name, paths in HALVES.items():
-        logs[name] = tempfile.TemporaryFile(mode="w+")
-        running[name] = subprocess.Popen([sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", *extra],
-                                         cwd=ROOT, stdout=logs[name], stderr=subprocess.STDOUT, text=True)
-    statuses = {}
-    while running:
-        for name, process in list(running.items()):
+    started, queue, running, statuses = time.perf_counter(), jobs(), {}, {}
+    while queue or running:
+        while queue and len(running) < WORKERS:
+            name, paths = queue.pop(0)
+            log = tempfile.TemporaryFile(mode="w+")
+            process = subprocess.Popen([sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", *extra],
+                                       cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+            running[name] = (process, log, time.perf_counter())
+        for name, (process, log, job_start) in list(running.items()):
             if process.poll() is None:
                 continue
             del running[name]
             statuses[name] = process.returncode
-            logs[name].seek(0)
-            print(f"===== {name}: exit status {process.returncode} after {(time.perf_counter() - started) / 60:.1f} min =====")
-            print(logs[name].read(), flush=True)
+            log.seek(0)
+            print(f"===== {name}: exit status {process.returncode}, {(time.perf_counter() - job_start) / 60:.1f} min "
+                  f"(all jobs: {(time.perf_counter() - started) / 60:.1f} min so far) =====")
+            print(log.read(), flush=True)
         time.sleep(1)
+    failed = [name for name, status in statuses.items() if status]
+    print(f"{len(statuses) - len(failed)} of {len(statuses)} jobs passed in {(time.perf_counter() - started) / 60:.1f} min"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
     return next((status for status in statuses.values() if status), 0)
 
 

@@ -156,3 +156,16 @@ def test_extend_positions_keeps_the_trained_ones():
     longer, longer_config = trace_study.extend_positions(params, config, 15)
     assert longer_config.max_len == 15 and longer["pos_embed"].shape == (15, 8)
     np.testing.assert_array_equal(longer["pos_embed"][:10], params["pos_embed"])
+
+
+def test_division_rows_are_drawn_by_divisor_size_and_by_the_divisor_wrong_rate(tmp_path):
+    wrong_b = np.array([7] * 300 + [50] * 10 + [400] * 4)        # divisor 7 wrong on 30% of a, 50 on 1%, 400 on 0.4%
+    np.savez(tmp_path / "wrong.npz", floordiv_a=np.zeros_like(wrong_b), floordiv_b=wrong_b)
+    extra = trace_study.extra_copies_from_errors(tmp_path / "wrong.npz", per_rate=100)
+    assert extra.shape == (1000,) and extra[7] == 30 and extra[50] == 1 and extra.sum() == 31
+    b = np.array([7, 7, 50, 400, 999, 7])
+    op_index = np.array([OPERATIONS.index(op) for op in ("//", "%", "//", "%", "//", "*")])
+    problems = trace_study.Problems(traces.WORKED, np.zeros((6, 4), np.uint8), np.zeros(6, np.int64), b, op_index)
+    copies = trace_study.copies_by_divisor(problems, {1: 8, 2: 4, 3: 1}, extra)
+    np.testing.assert_array_equal(copies, [8 + 30, 8 + 30, 4 + 1, 1, 1, 1])   # a product row stays once
+    np.testing.assert_array_equal(trace_study.copies_by_divisor(problems, {1: 16, 2: 4, 3: 1}), [16, 16, 4, 1, 1, 1])
