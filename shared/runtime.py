@@ -68,10 +68,33 @@ def print_runtime() -> None:
 _quick_dir: pathlib.Path | None = None
 
 
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)                   # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:                       # exists, owned by someone else
+        return False
+    return False
+
+
+def remove_stale_scratch_dirs(prefix: str) -> None:
+    """Remove the folders ``scratch_dir(prefix)`` made for processes that have ended without removing them
+    (a notebook kernel that nbval or Jupyter kills outright never runs its exit handlers). POSIX only."""
+    if os.name != "posix":
+        return
+    for path in pathlib.Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        pid = path.name[len(prefix):].split("-")[0]
+        if path.is_dir() and pid.isdigit() and _process_is_gone(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def scratch_dir(prefix: str) -> pathlib.Path:
-    """A new temporary folder for quick-mode outputs, removed when the Python process (or the notebook's
-    kernel) exits, so quick runs leave nothing behind."""
-    path = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    """A new temporary folder for quick-mode outputs (``<prefix><pid>-<random>``), removed when the Python
+    process (or the notebook's kernel) exits, so quick runs leave nothing behind; folders left by processes
+    that were killed are removed the next time one is made."""
+    remove_stale_scratch_dirs(prefix)
+    path = pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 

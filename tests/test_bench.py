@@ -63,6 +63,24 @@ def test_quick_outputs_are_removed_when_the_process_exits():
     assert path.name.startswith("catculator-test-") and not path.exists()
 
 
+def test_folders_of_killed_processes_are_removed_when_the_next_one_is_made():
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    # a process that makes its folder and is killed before its exit handlers run (as nbval kills a kernel)
+    script = ("import os, signal; from shared import runtime; p = runtime.scratch_dir('catculator-test-'); "
+              "print(p, flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=runtime.REPO_ROOT, capture_output=True, text=True)
+    left = Path(done.stdout.strip())
+    assert left.exists() and left.name.startswith("catculator-test-")
+    unrelated = Path(tempfile.mkdtemp(prefix="catculator-test-nopid-"))      # no process id: not ours to remove
+    mine = runtime.scratch_dir("catculator-test-")
+    assert not left.exists() and mine.exists() and unrelated.exists()
+    assert mine.name.startswith(f"catculator-test-{os.getpid()}-")
+    unrelated.rmdir()
+
+
 def test_quick_sweep_writes_its_races(tmp_path):
     out = tmp_path / "sweep.json"
     assert bench.main(["--sweep", "--quick", "--out", str(out)]) == 0
