@@ -6,8 +6,10 @@
     python -m shared.trace_study focus [--quick]        # second run, where it is wrong -> shared/checkpoints/calculator10
     python -m shared.trace_study exhaustive [--quick]   # the second run's model on all problems -> figures/10_exhaustive.json
     python -m shared.trace_study divisors [--quick]     # third run, small divisors drawn more often -> calculator10_divisors
-                                                         # (the calculator's model)
     python -m shared.trace_study exhaustive --model divisors   # ... checked -> figures/10_exhaustive_divisors.json
+    python -m shared.trace_study errors [--quick]       # fourth run, each divisor drawn by its wrong rate -> calculator10_errors
+                                                         # (the calculator's model)
+    python -m shared.trace_study exhaustive --model errors     # ... checked -> figures/10_exhaustive_errors.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
