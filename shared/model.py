@@ -30,7 +30,7 @@ class ModelConfig:
     tied_embeddings: bool = False   # unembed with embed.T instead of a separate (D, V) matrix
     dropout: float = 0.0            # on the embedding and on each residual branch, in training only
     scan_layers: bool = True        # layers as one lax.scan (compiled once); False: an unrolled Python loop
-    place_offset: int = 0           # abacus: in training, each row's places move up by a random 0..place_offset
+    place_offset: int = 0           # abacus: in training, all places of a row move up by a random 0..place_offset
 
     def __post_init__(self):
         if self.pos_encoding not in POSITIONAL_ENCODINGS:
@@ -211,7 +211,7 @@ def forward(params: dict, tokens, config: ModelConfig, dropout_key=None, return_
     if dropout_key is not None and config.place_offset and places is not None:
         dropout_key, offset_key = jax.random.split(dropout_key)
         shift = jax.random.randint(offset_key, (tokens.shape[0], 1), 0, config.place_offset + 1)
-        places = jnp.where(places > 0, jnp.minimum(places + shift, config.max_len - 1), 0)
+        places = jnp.minimum(places + shift, config.max_len - 1)   # '=' and '+' (place 0) move too
     x = embed(params, tokens, config, places=places)
     if dropout_key is None:
         layer_keys = None

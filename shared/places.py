@@ -11,8 +11,8 @@ digit written), 2 for the tens, ...; 0 for a token that is not a digit. Units of
 answer share place 1, tens place 2: the per-significance positions of Abacus embeddings (McLeish et al.
 2024, "Transformers Can Do Arithmetic with the Right Embeddings") and of position coupling (Cho et al.
 2024). A model with ``pos_encoding="abacus"`` adds one learned vector per place to each token; with
-``place_offset`` it shifts every row's places by a random amount in training, so that the vectors of
-places beyond the training lengths are trained too.
+``place_offset`` it shifts every place of a row (the 0 of ``#``, ``+`` and ``=`` too) by one random amount in
+training, so that the vectors of places beyond the training lengths are trained too.
 
 Every builder works on whole arrays: no Python loop over rows.
 """

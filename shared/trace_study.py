@@ -10,6 +10,9 @@
     python -m shared.trace_study errors [--quick]       # fourth run, each divisor drawn by its wrong rate -> calculator10_errors
                                                          # (the calculator's model)
     python -m shared.trace_study exhaustive --model errors     # ... checked -> figures/10_exhaustive_errors.json
+    python -m shared.trace_study again                 # fifth run, each problem the fourth got wrong drawn 16 more times
+                                                         # -> calculator10_again
+    python -m shared.trace_study exhaustive --model again      # ... checked -> figures/10_exhaustive_again.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -165,11 +168,12 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
 
 def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path: pathlib.Path, fmt: traces.Format,
           op_weights, steps: int, seed: int, quick: bool = False, divisor_copies=None, extra_by_divisor=None,
-          notes: dict | None = None):
+          extra_rows=None, notes: dict | None = None):
     """Go on training the model at ``start_path`` on every operation written in ``fmt`` (which may write
     longer answers: new positions are added), sampled by ``op_weights``, with a fresh AdamW, warmup and
     cosine decay from ``FOCUS_LEARNING_RATE``; ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row
-    once) and ``extra_by_divisor`` as in ``copies_by_divisor``; ``notes`` go into the saved info. Saves the
+    once) and ``extra_by_divisor`` as in ``copies_by_divisor``; ``extra_rows`` (N,) int: more copies of single
+    problems (``extra_copies_for_wrong``); ``notes`` go into the saved info. Saves the
     checkpoint and its history to ``history_path``."""
     chunk = 10 if quick else SHIP_CHUNK
     start_params, config, first = load_model(start_path)
@@ -181,6 +185,8 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
         raise ValueError(f"{start_path} holds a different model: {config}")
     start = time.perf_counter()
     row_copies = None if divisor_copies is None else copies_by_divisor(problems, divisor_copies, extra_by_divisor)
+    if extra_rows is not None:
+        row_copies = (1 if row_copies is None else row_copies) + extra_rows(problems)
     state, history = train_format(problems, recipe, seed=seed, chunk=chunk, start_params=start_params,
                                   row_copies=row_copies)
     minutes = (time.perf_counter() - start) / 60
@@ -259,6 +265,42 @@ def errors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib
                  steps, seed=5, quick=quick, divisor_copies=ERRORS_COPIES,
                  extra_by_divisor=extra_copies_from_errors(),
                  notes={"extra_copies_per_wrong_rate": ERRORS_PER_RATE, "errors_from": ERRORS_SOURCE.name})
+
+
+# The fifth run follows the errors problem by problem: the fourth run's exhaustive check left 7,081 division
+# problems wrong, spread over most divisors (none above 7%), so a per-divisor draw no longer singles them out
+# (1.4% of division draws would be wrong problems). Instead every problem the fourth run got wrong goes into
+# the training set AGAIN_EXTRA_PER_WRONG more times, 8% of the division draws; one-digit divisors go back to 16
+# copies (the fourth run drew them at 8 and their wrong rate rose from 0.04% to 0.94%).
+AGAIN_COPIES = {1: 16, 2: 4, 3: 1}
+AGAIN_EXTRA_PER_WRONG = 16
+AGAIN_STEPS = 6000
+AGAIN_CHECKPOINT = CHECKPOINTS / "calculator10_again"
+AGAIN_SOURCE = runtime.REPO_ROOT / "figures" / "10_wrong_errors.npz"
+
+
+def extra_copies_for_wrong(problems: Problems, wrong_path: pathlib.Path = AGAIN_SOURCE,
+                           extra: int = AGAIN_EXTRA_PER_WRONG) -> np.ndarray:
+    """(N,) int: ``extra`` for every problem of ``problems`` that the exhaustive check in ``wrong_path``
+    (``10_wrong*.npz``, the wrong (a, b) of each operation) found wrong, 0 for the others."""
+    extra_rows = np.zeros(len(problems.a), np.int64)
+    key = problems.a.astype(np.int64) * 1000 + problems.b
+    with np.load(wrong_path) as wrong:
+        for op, name in OP_NAMES.items():
+            wrong_keys = wrong[f"{name}_a"].astype(np.int64) * 1000 + wrong[f"{name}_b"]
+            is_wrong = (problems.op_index == OPERATIONS.index(op)) & np.isin(key, wrong_keys)
+            extra_rows[is_wrong] = extra
+    return extra_rows
+
+
+def again(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
+    """The fifth run: go on training ``start_path`` (the fourth run's model) with ``ERRORS_WEIGHTS``, small
+    divisors drawn as in the third run and every problem the fourth run got wrong drawn
+    ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and ``out/10_again_history.json``."""
+    steps = 20 if quick else AGAIN_STEPS
+    return go_on(start_path, checkpoint_path, out / "10_again_history.json", traces.WORKED, ERRORS_WEIGHTS,
+                 steps, seed=6, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_copies_for_wrong,
+                 notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": AGAIN_SOURCE.name})
 
 
 # Does writing more of the long division help? The shipped model, trained on division rows only in each
@@ -385,11 +427,12 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "division-study",
+    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "division-study",
                                          "long-division", "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "division"), default="final",
+    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "division"),
+                        default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
-                             "(divisors), the fourth (errors) or the long-division one")
+                             "(divisors), the fourth (errors), the fifth (again) or the long-division one")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -413,23 +456,27 @@ def main(argv=None) -> int:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
         divisors(final, out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT, out, args.quick)
-    elif args.step == "errors":
+    elif args.step in ("errors", "again"):
         third = out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT
+        fourth = out / "calculator10_errors" if args.quick else ERRORS_CHECKPOINT
         if args.quick:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
             divisors(final, third, out, quick=True)
-        errors(third, out / "calculator10_errors" if args.quick else ERRORS_CHECKPOINT, out, args.quick)
+        if args.step == "errors" or args.quick:
+            errors(third, fourth, out, args.quick)
+        if args.step == "again":
+            again(fourth, out / "calculator10_again" if args.quick else AGAIN_CHECKPOINT, out, args.quick)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
         focus(first, final, out, args.quick)
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
-                 "division": DIVISION_CHECKPOINT}
+                 "again": AGAIN_CHECKPOINT, "division": DIVISION_CHECKPOINT}
         params, config, info = load_model(paths[args.model])
         suffix = {"first": "_first", "final": "", "divisors": "_divisors", "errors": "_errors",
-                  "division": "_division"}[args.model]
+                  "again": "_again", "division": "_division"}[args.model]
         start = time.perf_counter()
 
         def save(report):

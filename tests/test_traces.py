@@ -169,3 +169,15 @@ def test_division_rows_are_drawn_by_divisor_size_and_by_the_divisor_wrong_rate(t
     copies = trace_study.copies_by_divisor(problems, {1: 8, 2: 4, 3: 1}, extra)
     np.testing.assert_array_equal(copies, [8 + 30, 8 + 30, 4 + 1, 1, 1, 1])   # a product row stays once
     np.testing.assert_array_equal(trace_study.copies_by_divisor(problems, {1: 16, 2: 4, 3: 1}), [16, 16, 4, 1, 1, 1])
+
+
+def test_each_wrong_problem_gets_its_extra_copies_for_its_own_operation_only(tmp_path):
+    empty = np.array([], np.int64)
+    np.savez(tmp_path / "wrong.npz", floordiv_a=np.array([12]), floordiv_b=np.array([7]), mod_a=np.array([30]),
+             mod_b=np.array([4]), multiply_a=np.array([12]), multiply_b=np.array([7]),
+             add_a=empty, add_b=empty, subtract_a=empty, subtract_b=empty)
+    a, b = np.array([12, 12, 12, 30, 30, 13]), np.array([7, 7, 7, 4, 4, 7])
+    op_index = np.array([OPERATIONS.index(op) for op in ("//", "%", "-", "%", "//", "//")])
+    problems = trace_study.Problems(traces.WORKED, np.zeros((6, 4), np.uint8), a, b, op_index)
+    extra = trace_study.extra_copies_for_wrong(problems, tmp_path / "wrong.npz", extra=16)
+    np.testing.assert_array_equal(extra, [16, 0, 0, 16, 0, 0])       # 12*7 wrong is not 12-7 or 12%7
