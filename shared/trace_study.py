@@ -293,14 +293,16 @@ def extra_copies_for_wrong(problems: Problems, wrong_path: pathlib.Path = AGAIN_
     return extra_rows
 
 
-def again(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
+def again(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False,
+          wrong_path: pathlib.Path = AGAIN_SOURCE):
     """The fifth run: go on training ``start_path`` (the fourth run's model) with ``ERRORS_WEIGHTS``, small
-    divisors drawn as in the third run and every problem the fourth run got wrong drawn
+    divisors drawn as in the third run and every problem the fourth run got wrong (``wrong_path``) drawn
     ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and ``out/10_again_history.json``."""
     steps = 20 if quick else AGAIN_STEPS
     return go_on(start_path, checkpoint_path, out / "10_again_history.json", traces.WORKED, ERRORS_WEIGHTS,
-                 steps, seed=6, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_copies_for_wrong,
-                 notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": AGAIN_SOURCE.name})
+                 steps, seed=6, quick=quick, divisor_copies=AGAIN_COPIES,
+                 extra_rows=lambda problems: extra_copies_for_wrong(problems, wrong_path),
+                 notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": wrong_path.name})
 
 
 # Does writing more of the long division help? The shipped model, trained on division rows only in each
