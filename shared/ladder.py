@@ -65,12 +65,14 @@ def run_all(names, train_split, test_split, epochs: int | None = None) -> dict:
     return {name: run(name, train_split, test_split, epochs) for name in names}
 
 
-def report(runs: dict, notebook: str, title: str, metric: str = "loss") -> dict:
-    """Print the summary table, plot the loss curves to ``figures/<notebook>.png``, print the decoded
-    blog problems for each run and save the summaries to ``figures/<notebook>_results.json``."""
+def report(runs: dict, notebook: str, title: str, metric: str = "loss", floor: float | None = None) -> dict:
+    """Print the summary table, plot the loss curves to ``figures/<notebook>.png`` (with the data's loss
+    ``floor`` as a dotted line, if given), print the decoded blog problems for each run and save the
+    summaries to ``figures/<notebook>_results.json``."""
     summaries = {name: summary for name, (_, _, summary) in runs.items()}
     print(evaluate.summary_table(summaries))
-    plots.plot_loss_curves({name: history for name, (_, history, _) in runs.items()}, f"{notebook}.png", title, metric)
+    plots.plot_loss_curves({name: history for name, (_, history, _) in runs.items()}, f"{notebook}.png", title, metric,
+                          floor)
     for name, (params, _, _) in runs.items():
         print(f"\n{name}:\n" + evaluate.sample_table(params, rung(name)[0]))
     results.save(f"{notebook}_results", summaries)

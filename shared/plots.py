@@ -14,11 +14,12 @@ def save(fig, name: str):
     return path
 
 
-def plot_loss_curves(histories: dict, name: str, title: str, metric: str = "loss"):
+def plot_loss_curves(histories: dict, name: str, title: str, metric: str = "loss", floor: float | None = None):
     """Train (dashed) and test (solid) loss per epoch for each labelled run, on one log-scale plot.
 
     histories: ``{label: History}``. metric ``"loss"`` plots each run's own loss kind;
-    ``"answer"`` plots the test loss on answer tokens only, which compares runs with different losses."""
+    ``"answer"`` plots the test loss on answer tokens only, which compares runs with different losses.
+    ``floor``: the lowest loss any model can reach on this data, drawn as a dotted line."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for (label, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         if metric == "answer":
@@ -26,6 +27,8 @@ def plot_loss_curves(histories: dict, name: str, title: str, metric: str = "loss
         else:
             ax.plot(history.epoch, history.train_loss, "--", color=color, label=f"{label}: train")
             ax.plot(history.epoch, history.test_loss, color=color, label=f"{label}: test")
+    if floor is not None:
+        ax.axhline(floor, color="black", linestyle=":", label=f"floor: {floor:.4f}")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy (nats, log scale)")
