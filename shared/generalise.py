@@ -15,6 +15,7 @@ The models differ only in how a token's position enters: ``ENCODINGS``, the seri
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -139,7 +140,9 @@ def with_leading_pads(split: data_lib.Split, n: int, width: int) -> data_lib.Spl
                           split.a, split.b)
 
 
+@functools.lru_cache(maxsize=None)
 def _predictor(config: ModelConfig):
+    """One compiled argmax predictor per model config, reused by every call (rows of one width compile once)."""
     @jax.jit
     def predict(params, x):
         positions = places.digit_places(x) if config.pos_encoding == "abacus" else None
