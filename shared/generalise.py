@@ -85,9 +85,8 @@ def value_splits(seed: int = 0) -> tuple[data_lib.Split, data_lib.Split, data_li
 
 def value_region(a, b) -> np.ndarray:
     """(N,) the ``VALUE_REGIONS`` name of each pair, by its larger operand."""
-    larger = np.maximum(a, b)
-    names = np.array(list(VALUE_REGIONS))
-    return names[np.searchsorted([VALUE_LIMIT, 74], larger)]
+    upper_ends = [high for _, high in VALUE_REGIONS.values()][:-1]          # 50, 74
+    return np.array(list(VALUE_REGIONS))[np.searchsorted(upper_ends, np.maximum(a, b))]
 
 
 def length_split(n: int, min_digits: int, max_digits: int, row_digits: int, seed: int) -> data_lib.Split:
