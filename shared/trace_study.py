@@ -10,7 +10,7 @@
     python -m shared.trace_study errors [--quick]       # fourth run, each divisor drawn by its wrong rate -> calculator10_errors
                                                          # (the calculator's model)
     python -m shared.trace_study exhaustive --model errors     # ... checked -> figures/10_exhaustive_errors.json
-    python -m shared.trace_study again                 # fifth run, each problem the fourth got wrong drawn 16 more times
+    python -m shared.trace_study again [--quick]       # fifth run, each problem the fourth got wrong drawn 16 more times
                                                          # -> calculator10_again
     python -m shared.trace_study exhaustive --model again      # ... checked -> figures/10_exhaustive_again.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
