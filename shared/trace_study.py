@@ -13,6 +13,10 @@
     python -m shared.trace_study again [--quick]       # fifth run, each problem the fourth got wrong drawn 16 more times
                                                          # -> calculator10_again
     python -m shared.trace_study exhaustive --model again      # ... checked -> figures/10_exhaustive_again.json
+    python -m shared.trace_study polish [--quick]      # the mean of the fourth and fifth runs' weights -> calculator10_mean,
+                                                         # then a sixth run from it, gently -> calculator10_polish
+    python -m shared.trace_study exhaustive --model mean       # ... checked -> figures/10_exhaustive_mean.json
+    python -m shared.trace_study exhaustive --model polish     # ... checked -> figures/10_exhaustive_polish.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -168,10 +172,10 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
 
 def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path: pathlib.Path, fmt: traces.Format,
           op_weights, steps: int, seed: int, quick: bool = False, divisor_copies=None, extra_by_divisor=None,
-          extra_rows=None, notes: dict | None = None):
+          extra_rows=None, notes: dict | None = None, learning_rate: float = FOCUS_LEARNING_RATE):
     """Go on training the model at ``start_path`` on every operation written in ``fmt`` (which may write
     longer answers: new positions are added), sampled by ``op_weights``, with a fresh AdamW, warmup and
-    cosine decay from ``FOCUS_LEARNING_RATE``; ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row
+    cosine decay from ``learning_rate``; ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row
     once) and ``extra_by_divisor`` as in ``copies_by_divisor``; ``extra_rows`` (N,) int: more copies of single
     problems (``extra_copies_for_wrong``); ``notes`` go into the saved info. Saves the
     checkpoint and its history to ``history_path``."""
@@ -179,7 +183,7 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     start_params, config, first = load_model(start_path)
     problems = Problems.build(fmt)
     recipe = recipe_for(fmt, op_weights, steps, f"calculator10 {fmt.name}")
-    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=learning_rate))
     start_params, config = extend_positions(start_params, config, recipe.model.max_len)
     if recipe.model != config:
         raise ValueError(f"{start_path} holds a different model: {config}")
@@ -303,6 +307,55 @@ def again(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
                  steps, seed=6, quick=quick, divisor_copies=AGAIN_COPIES,
                  extra_rows=lambda problems: extra_copies_for_wrong(problems, wrong_path),
                  notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": wrong_path.name})
+
+
+# The mean model is not trained: it is a weighted mean of the fourth and fifth runs' weights. The fifth went
+# on from the fourth, so both sit on one training path, and each fixed divisions the other got wrong (6,022 of
+# the fourth's 7,081 were right in the fifth, which had 7,692 new ones). A first probe scored the 14,773 division
+# problems that either got wrong, plus 38,607 random others, with the fifth's share at 0, .3, .5, .7 and 1:
+# 7,081 + 0, 5,075 + 14, 5,102 + 19, 5,913 + 17 and 8,751 + 0 wrong, so the mean takes .4 (notebook 10 redoes
+# this sweep). Averaging weights along one training path is what stochastic weight averaging does
+# (Izmailov et al. 2018).
+MEAN_OF = ((ERRORS_CHECKPOINT, 0.6), (AGAIN_CHECKPOINT, 0.4))
+MEAN_CHECKPOINT = CHECKPOINTS / "calculator10_mean"
+# The sixth run goes on from the mean, gently: a peak learning rate of 2e-4 (the earlier runs: 1e-3, which
+# undid what the run before had learned), every problem the fourth or fifth run got wrong drawn 16 more times.
+POLISH_STEPS, POLISH_LEARNING_RATE = 4000, 2e-4
+POLISH_CHECKPOINT = CHECKPOINTS / "calculator10_polish"
+POLISH_SOURCES = (AGAIN_SOURCE, runtime.REPO_ROOT / "figures" / "10_wrong_again.npz")
+
+
+def mean_model(sources=MEAN_OF, checkpoint_path: pathlib.Path = MEAN_CHECKPOINT):
+    """Save and return (params, config, info) of the weighted mean of the models in ``sources``
+    (``((checkpoint path, weight), ...)``, weights summing to 1, one model config); its training record
+    (steps, minutes, FLOPs) is the last source's, whose run went on from the others."""
+    models = [load_model(path) for path, _ in sources]
+    if any(config != models[0][1] for _, config, _ in models):
+        raise ValueError("mean_model: the checkpoints hold different model configs")
+    weights = [weight for _, weight in sources]
+    params = jax.tree_util.tree_map(lambda *leaves: sum(w * leaf for w, leaf in zip(weights, leaves)),
+                                    *[params for params, _, _ in models])
+    info = {**models[-1][2], "mean_of": {path.name: weight for path, weight in sources}}
+    info.pop("focus_minutes", None)
+    checkpoint.save(checkpoint_path, params, models[0][1], **info)
+    return params, models[0][1], info
+
+
+def polish(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False,
+           wrong_paths=POLISH_SOURCES):
+    """The sixth run: go on training ``start_path`` (the mean model) at ``POLISH_LEARNING_RATE`` with
+    ``ERRORS_WEIGHTS``, small divisors as in the fifth run and every problem wrong in any of ``wrong_paths``
+    drawn ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and ``out/10_polish_history.json``."""
+    steps = 20 if quick else POLISH_STEPS
+
+    def extra_rows(problems):
+        return np.max([extra_copies_for_wrong(problems, path) for path in wrong_paths], axis=0)
+
+    return go_on(start_path, checkpoint_path, out / "10_polish_history.json", traces.WORKED, ERRORS_WEIGHTS,
+                 steps, seed=7, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_rows,
+                 learning_rate=POLISH_LEARNING_RATE,
+                 notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG,
+                        "errors_from": [path.name for path in wrong_paths]})
 
 
 # Does writing more of the long division help? The shipped model, trained on division rows only in each
@@ -429,12 +482,13 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "division-study",
+    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "polish", "division-study",
                                          "long-division", "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "division"),
+    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean", "polish", "division"),
                         default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
-                             "(divisors), the fourth (errors), the fifth (again) or the long-division one")
+                             "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), the "
+                             "sixth (polish) or the long-division one")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -458,27 +512,32 @@ def main(argv=None) -> int:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
         divisors(final, out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT, out, args.quick)
-    elif args.step in ("errors", "again"):
-        third = out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT
-        fourth = out / "calculator10_errors" if args.quick else ERRORS_CHECKPOINT
+    elif args.step in ("errors", "again", "polish"):
+        third, fourth, fifth, mean = ((out / f"calculator10_{name}" for name in ("divisors", "errors", "again", "mean"))
+                                      if args.quick else
+                                      (DIVISORS_CHECKPOINT, ERRORS_CHECKPOINT, AGAIN_CHECKPOINT, MEAN_CHECKPOINT))
         if args.quick:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
             divisors(final, third, out, quick=True)
         if args.step == "errors" or args.quick:
             errors(third, fourth, out, args.quick)
-        if args.step == "again":
-            again(fourth, out / "calculator10_again" if args.quick else AGAIN_CHECKPOINT, out, args.quick)
+        if args.step == "again" or (args.quick and args.step == "polish"):
+            again(fourth, fifth, out, args.quick)
+        if args.step == "polish":
+            mean_model(((fourth, MEAN_OF[0][1]), (fifth, MEAN_OF[1][1])), mean)
+            polish(mean, out / "calculator10_polish" if args.quick else POLISH_CHECKPOINT, out, args.quick)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
         focus(first, final, out, args.quick)
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
-                 "again": AGAIN_CHECKPOINT, "division": DIVISION_CHECKPOINT}
+                 "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "polish": POLISH_CHECKPOINT,
+                 "division": DIVISION_CHECKPOINT}
         params, config, info = load_model(paths[args.model])
         suffix = {"first": "_first", "final": "", "divisors": "_divisors", "errors": "_errors",
-                  "again": "_again", "division": "_division"}[args.model]
+                  "again": "_again", "mean": "_mean", "polish": "_polish", "division": "_division"}[args.model]
         start = time.perf_counter()
 
         def save(report):

@@ -181,3 +181,21 @@ def test_each_wrong_problem_gets_its_extra_copies_for_its_own_operation_only(tmp
     problems = trace_study.Problems(traces.WORKED, np.zeros((6, 4), np.uint8), a, b, op_index)
     extra = trace_study.extra_copies_for_wrong(problems, tmp_path / "wrong.npz", extra=16)
     np.testing.assert_array_equal(extra, [16, 0, 0, 16, 0, 0])       # 12*7 wrong is not 12-7 or 12%7
+
+
+def test_mean_model_is_the_weighted_mean_of_its_sources_and_keeps_the_last_training_record(tmp_path):
+    config = model.ModelConfig(vocab_size=17, max_len=10, d_model=8, n_layers=1, n_heads=2, pos_encoding="learned")
+    first, second = (model.init_params(jax.random.key(seed), config) for seed in (0, 1))
+    checkpoint.save(tmp_path / "first", first, config, steps=100, train_minutes=1.0, train_flops=1.0)
+    checkpoint.save(tmp_path / "second", second, config, steps=200, train_minutes=3.0, train_flops=2.0)
+    params, mean_config, info = trace_study.mean_model(((tmp_path / "first", 0.6), (tmp_path / "second", 0.4)),
+                                                       tmp_path / "mean")
+    assert mean_config == config and info["steps"] == 200 and info["mean_of"] == {"first": 0.6, "second": 0.4}
+    np.testing.assert_allclose(params["pos_embed"], 0.6 * first["pos_embed"] + 0.4 * second["pos_embed"], rtol=1e-6)
+    reloaded, _, reloaded_info = trace_study.load_model(tmp_path / "mean")
+    np.testing.assert_array_equal(reloaded["pos_embed"], params["pos_embed"])
+    assert reloaded_info["train_minutes"] == 3.0
+    other = model.ModelConfig(vocab_size=17, max_len=12, d_model=8, n_layers=1, n_heads=2, pos_encoding="learned")
+    checkpoint.save(tmp_path / "other", model.init_params(jax.random.key(2), other), other)
+    with pytest.raises(ValueError, match="different model configs"):
+        trace_study.mean_model(((tmp_path / "first", 0.5), (tmp_path / "other", 0.5)), tmp_path / "bad")
