@@ -17,6 +17,8 @@
                                                          # then a sixth run from it, gently -> calculator10_polish
     python -m shared.trace_study exhaustive --model mean       # ... checked -> figures/10_exhaustive_mean.json
     python -m shared.trace_study exhaustive --model polish     # ... checked -> figures/10_exhaustive_polish.json
+    python -m shared.trace_study polish2 [--quick]     # the sixth run's recipe again, from its model -> calculator10_polish2
+    python -m shared.trace_study exhaustive --model polish2    # ... checked -> figures/10_exhaustive_polish2.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -323,6 +325,9 @@ MEAN_CHECKPOINT = CHECKPOINTS / "calculator10_mean"
 POLISH_STEPS, POLISH_LEARNING_RATE = 4000, 2e-4
 POLISH_CHECKPOINT = CHECKPOINTS / "calculator10_polish"
 POLISH_SOURCES = (AGAIN_SOURCE, runtime.REPO_ROOT / "figures" / "10_wrong_again.npz")
+# The seventh run is the sixth once more, from the sixth run's model, with the problems it got wrong added.
+POLISH2_CHECKPOINT = CHECKPOINTS / "calculator10_polish2"
+POLISH2_SOURCES = POLISH_SOURCES + (runtime.REPO_ROOT / "figures" / "10_wrong_polish.npz",)
 
 
 def mean_model(sources=MEAN_OF, checkpoint_path: pathlib.Path = MEAN_CHECKPOINT):
@@ -342,17 +347,18 @@ def mean_model(sources=MEAN_OF, checkpoint_path: pathlib.Path = MEAN_CHECKPOINT)
 
 
 def polish(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False,
-           wrong_paths=POLISH_SOURCES):
-    """The sixth run: go on training ``start_path`` (the mean model) at ``POLISH_LEARNING_RATE`` with
-    ``ERRORS_WEIGHTS``, small divisors as in the fifth run and every problem wrong in any of ``wrong_paths``
-    drawn ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and ``out/10_polish_history.json``."""
+           wrong_paths=POLISH_SOURCES, name: str = "polish", seed: int = 7):
+    """The sixth run (and, with ``name="polish2"``, the seventh): go on training ``start_path`` at
+    ``POLISH_LEARNING_RATE`` with ``ERRORS_WEIGHTS``, small divisors as in the fifth run and every problem
+    wrong in any of ``wrong_paths`` drawn ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and
+    ``out/10_{name}_history.json``."""
     steps = 20 if quick else POLISH_STEPS
 
     def extra_rows(problems):
         return np.max([extra_copies_for_wrong(problems, path) for path in wrong_paths], axis=0)
 
-    return go_on(start_path, checkpoint_path, out / "10_polish_history.json", traces.WORKED, ERRORS_WEIGHTS,
-                 steps, seed=7, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_rows,
+    return go_on(start_path, checkpoint_path, out / f"10_{name}_history.json", traces.WORKED, ERRORS_WEIGHTS,
+                 steps, seed=seed, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_rows,
                  learning_rate=POLISH_LEARNING_RATE,
                  notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG,
                         "errors_from": [path.name for path in wrong_paths]})
@@ -482,13 +488,15 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "polish", "division-study",
+    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "polish", "polish2",
+                                         "division-study",
                                          "long-division", "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean", "polish", "division"),
+    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean", "polish", "polish2",
+                                            "division"),
                         default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
                              "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), the "
-                             "sixth (polish) or the long-division one")
+                             "sixth (polish), the seventh (polish2) or the long-division one")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -512,7 +520,7 @@ def main(argv=None) -> int:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
         divisors(final, out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT, out, args.quick)
-    elif args.step in ("errors", "again", "polish"):
+    elif args.step in ("errors", "again", "polish", "polish2"):
         third, fourth, fifth, mean = ((out / f"calculator10_{name}" for name in ("divisors", "errors", "again", "mean"))
                                       if args.quick else
                                       (DIVISORS_CHECKPOINT, ERRORS_CHECKPOINT, AGAIN_CHECKPOINT, MEAN_CHECKPOINT))
@@ -522,11 +530,15 @@ def main(argv=None) -> int:
             divisors(final, third, out, quick=True)
         if args.step == "errors" or args.quick:
             errors(third, fourth, out, args.quick)
-        if args.step == "again" or (args.quick and args.step == "polish"):
+        if args.step == "again" or (args.quick and args.step in ("polish", "polish2")):
             again(fourth, fifth, out, args.quick)
-        if args.step == "polish":
+        sixth = out / "calculator10_polish" if args.quick else POLISH_CHECKPOINT
+        if args.step == "polish" or (args.quick and args.step == "polish2"):
             mean_model(((fourth, MEAN_OF[0][1]), (fifth, MEAN_OF[1][1])), mean)
-            polish(mean, out / "calculator10_polish" if args.quick else POLISH_CHECKPOINT, out, args.quick)
+            polish(mean, sixth, out, args.quick)
+        if args.step == "polish2":
+            polish(sixth, out / "calculator10_polish2" if args.quick else POLISH2_CHECKPOINT, out, args.quick,
+                   wrong_paths=POLISH2_SOURCES, name="polish2", seed=8)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
@@ -534,10 +546,12 @@ def main(argv=None) -> int:
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
                  "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "polish": POLISH_CHECKPOINT,
+                 "polish2": POLISH2_CHECKPOINT,
                  "division": DIVISION_CHECKPOINT}
         params, config, info = load_model(paths[args.model])
         suffix = {"first": "_first", "final": "", "divisors": "_divisors", "errors": "_errors",
-                  "again": "_again", "mean": "_mean", "polish": "_polish", "division": "_division"}[args.model]
+                  "again": "_again", "mean": "_mean", "polish": "_polish", "polish2": "_polish2",
+                  "division": "_division"}[args.model]
         start = time.perf_counter()
 
         def save(report):
