@@ -15,7 +15,7 @@
     python -m shared.trace_study exhaustive --model again      # ... checked -> figures/10_exhaustive_again.json
     python -m shared.trace_study polish [--quick]      # the mean of the fourth and fifth runs' weights -> calculator10_mean,
                                                          # then a sixth run from it, gently -> calculator10_polish
-    python -m shared.trace_study exhaustive --model mean       # ... checked -> figures/10_exhaustive_mean.json
+    python -m shared.trace_study exhaustive --model mean       # ... checked (not run: notebook 10 estimates it)
     python -m shared.trace_study exhaustive --model polish     # ... checked -> figures/10_exhaustive_polish.json
     python -m shared.trace_study polish2 [--quick]     # the sixth run's recipe again, from its model -> calculator10_polish2
     python -m shared.trace_study exhaustive --model polish2    # ... checked -> figures/10_exhaustive_polish2.json
