@@ -19,6 +19,8 @@
     python -m shared.trace_study exhaustive --model polish     # ... checked -> figures/10_exhaustive_polish.json
     python -m shared.trace_study polish2 [--quick]     # the sixth run's recipe again, from its model -> calculator10_polish2
     python -m shared.trace_study exhaustive --model polish2    # ... checked -> figures/10_exhaustive_polish2.json
+    python -m shared.trace_study polish3 [--quick]     # and again (polish3 .. polish5), each from the round before
+    python -m shared.trace_study exhaustive --model polish3 --ops // %   # division only -> 10_exhaustive_polish3.json
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import pathlib
 import sys
@@ -288,11 +291,13 @@ AGAIN_SOURCE = runtime.REPO_ROOT / "figures" / "10_wrong_errors.npz"
 def extra_copies_for_wrong(problems: Problems, wrong_path: pathlib.Path = AGAIN_SOURCE,
                            extra: int = AGAIN_EXTRA_PER_WRONG) -> np.ndarray:
     """(N,) int: ``extra`` for every problem of ``problems`` that the exhaustive check in ``wrong_path``
-    (``10_wrong*.npz``, the wrong (a, b) of each operation) found wrong, 0 for the others."""
+    (``10_wrong*.npz``, the wrong (a, b) of each operation it checked) found wrong, 0 for the others."""
     extra_rows = np.zeros(len(problems.a), np.int64)
     key = problems.a.astype(np.int64) * 1000 + problems.b
     with np.load(wrong_path) as wrong:
         for op, name in OP_NAMES.items():
+            if f"{name}_a" not in wrong:                   # a check of some operations only
+                continue
             wrong_keys = wrong[f"{name}_a"].astype(np.int64) * 1000 + wrong[f"{name}_b"]
             is_wrong = (problems.op_index == OPERATIONS.index(op)) & np.isin(key, wrong_keys)
             extra_rows[is_wrong] = extra
@@ -325,9 +330,28 @@ MEAN_CHECKPOINT = CHECKPOINTS / "calculator10_mean"
 POLISH_STEPS, POLISH_LEARNING_RATE = 4000, 2e-4
 POLISH_CHECKPOINT = CHECKPOINTS / "calculator10_polish"
 POLISH_SOURCES = (AGAIN_SOURCE, runtime.REPO_ROOT / "figures" / "10_wrong_again.npz")
-# The seventh run is the sixth once more, from the sixth run's model, with the problems it got wrong added.
-POLISH2_CHECKPOINT = CHECKPOINTS / "calculator10_polish2"
-POLISH2_SOURCES = POLISH_SOURCES + (runtime.REPO_ROOT / "figures" / "10_wrong_polish.npz",)
+# Each later gentle round is the sixth once more, from the round before's model, with the problems every
+# earlier round got wrong added (round 2 is the seventh run, round 3 the eighth, ...).
+POLISH_ROUNDS = 5
+
+
+def polish_name(round_: int) -> str:
+    """``"polish"`` for the first gentle round (the sixth run), ``"polish<n>"`` for round n."""
+    return "polish" if round_ == 1 else f"polish{round_}"
+
+
+def polish_checkpoint(round_: int, folder: pathlib.Path = CHECKPOINTS) -> pathlib.Path:
+    return folder / f"calculator10_{polish_name(round_)}"
+
+
+def polish_sources(round_: int) -> tuple:
+    """The exhaustive checks whose wrong problems round ``round_`` draws more often: the fourth and fifth
+    runs' and every earlier round's."""
+    return POLISH_SOURCES + tuple(runtime.REPO_ROOT / "figures" / f"10_wrong_{polish_name(k)}.npz"
+                                  for k in range(1, round_))
+
+
+POLISH2_CHECKPOINT, POLISH2_SOURCES = polish_checkpoint(2), polish_sources(2)
 
 
 def mean_model(sources=MEAN_OF, checkpoint_path: pathlib.Path = MEAN_CHECKPOINT):
@@ -402,6 +426,13 @@ def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = Fa
     return results
 
 
+@functools.lru_cache(maxsize=None)
+def _teacher_forced(config):
+    """One compiled teacher-forced scorer per model config, reused by every call (each row width compiles
+    once), so repeated small checks (notebook 10's weight sweep) do not recompile."""
+    return jax.jit(lambda params, rows, mask: arithmetic.teacher_forced(params, config, rows, mask))
+
+
 def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None, progress: bool = True,
                after_each=None, order=OPERATIONS, decode_at_most: int = 2000) -> dict:
     """Teacher-forced exactness on every problem, one operation at a time, each cut to its own answer
@@ -413,7 +444,7 @@ def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None
     calculator's answer or None if unreadable], ...]}, "wrong_a": {op: (n_wrong,)}, "wrong_b": {...}}``. ``after_each(report)`` is called after each
     operation (to save partial results of a long run), in the order ``order``."""
     masks = fmt.answer_masks()
-    evaluate = jax.jit(lambda params, rows, mask: arithmetic.teacher_forced(params, config, rows, mask))
+    evaluate = _teacher_forced(config)
     if pairs is None:
         pairs = (g.ravel() for g in np.meshgrid(np.arange(1000), np.arange(1000), indexing="ij"))
     grid_a, grid_b = (np.asarray(g, np.int64) for g in pairs)
@@ -464,13 +495,13 @@ def first_wrong_characters(params, config, fmt: traces.Format, a, b, op: str, ba
     Greedy decoding writes the same characters up to that one, so it is where the calculator slips."""
     length = fmt.answer_len[op]
     seq_len = PROMPT_LEN + length
-    evaluate = jax.jit(lambda params, rows: arithmetic.teacher_forced(params, config, rows, jnp.ones((batch, seq_len - 1), bool)))
+    evaluate, every_character = _teacher_forced(config), jnp.ones((batch, seq_len - 1), bool)
     first = [np.zeros(0, np.int64)]
     for lo in range(0, len(a), batch):
         rows = traces.make_rows(fmt, a[lo:lo + batch], b[lo:lo + batch], op)[:, :seq_len]
         n = len(rows)
         rows = np.pad(rows, ((0, batch - n), (0, 0)), constant_values=traces.PAD)        # one compiled shape
-        predicted = np.asarray(evaluate(params, rows)[0])[:n, :length]
+        predicted = np.asarray(evaluate(params, rows, every_character)[0])[:n, :length]
         wrong = predicted != rows[:n, PROMPT_LEN:]
         first.append(np.where(wrong.any(axis=1), wrong.argmax(axis=1), -1))
     return np.concatenate(first)
@@ -488,15 +519,17 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again", "polish", "polish2",
-                                         "division-study",
-                                         "long-division", "exhaustive"))
-    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean", "polish", "polish2",
-                                            "division"),
+    polish_steps = tuple(polish_name(round_) for round_ in range(1, POLISH_ROUNDS + 1))
+    parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again") + polish_steps
+                        + ("division-study", "long-division", "exhaustive"))
+    parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean") + polish_steps
+                        + ("division",),
                         default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
-                             "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), the "
-                             "sixth (polish), the seventh (polish2) or the long-division one")
+                             "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), a "
+                             "gentle round (polish = the sixth run, polish2 the seventh, ...) or the long-division one")
+    parser.add_argument("--ops", nargs="+", choices=OPERATIONS, default=("*", "//", "%", "-", "+"),
+                        help="exhaustive: the operations to check (default: all five, hardest first)")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -520,7 +553,7 @@ def main(argv=None) -> int:
             ship(first, out, quick=True)
             focus(first, final, out, quick=True)
         divisors(final, out / "calculator10_divisors" if args.quick else DIVISORS_CHECKPOINT, out, args.quick)
-    elif args.step in ("errors", "again", "polish", "polish2"):
+    elif args.step in ("errors", "again") or args.step.startswith("polish"):
         third, fourth, fifth, mean = ((out / f"calculator10_{name}" for name in ("divisors", "errors", "again", "mean"))
                                       if args.quick else
                                       (DIVISORS_CHECKPOINT, ERRORS_CHECKPOINT, AGAIN_CHECKPOINT, MEAN_CHECKPOINT))
@@ -530,28 +563,27 @@ def main(argv=None) -> int:
             divisors(final, third, out, quick=True)
         if args.step == "errors" or args.quick:
             errors(third, fourth, out, args.quick)
-        if args.step == "again" or (args.quick and args.step in ("polish", "polish2")):
+        if args.step == "again" or (args.quick and args.step.startswith("polish")):
             again(fourth, fifth, out, args.quick)
-        sixth = out / "calculator10_polish" if args.quick else POLISH_CHECKPOINT
-        if args.step == "polish" or (args.quick and args.step == "polish2"):
-            mean_model(((fourth, MEAN_OF[0][1]), (fifth, MEAN_OF[1][1])), mean)
-            polish(mean, sixth, out, args.quick)
-        if args.step == "polish2":
-            polish(sixth, out / "calculator10_polish2" if args.quick else POLISH2_CHECKPOINT, out, args.quick,
-                   wrong_paths=POLISH2_SOURCES, name="polish2", seed=8)
+        if args.step.startswith("polish"):
+            last = int(args.step[len("polish"):] or 1)
+            folder = out if args.quick else CHECKPOINTS
+            if args.quick or last == 1:
+                mean_model(((fourth, MEAN_OF[0][1]), (fifth, MEAN_OF[1][1])), mean)
+            for round_ in range(1 if args.quick else last, last + 1):   # quick: every round up to this one
+                start = mean if round_ == 1 else polish_checkpoint(round_ - 1, folder)
+                polish(start, polish_checkpoint(round_, folder), out, args.quick,
+                       wrong_paths=polish_sources(round_), name=polish_name(round_), seed=6 + round_)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
         focus(first, final, out, args.quick)
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
-                 "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "polish": POLISH_CHECKPOINT,
-                 "polish2": POLISH2_CHECKPOINT,
-                 "division": DIVISION_CHECKPOINT}
+                 "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "division": DIVISION_CHECKPOINT,
+                 **{name: polish_checkpoint(round_) for round_, name in enumerate(polish_steps, start=1)}}
         params, config, info = load_model(paths[args.model])
-        suffix = {"first": "_first", "final": "", "divisors": "_divisors", "errors": "_errors",
-                  "again": "_again", "mean": "_mean", "polish": "_polish", "polish2": "_polish2",
-                  "division": "_division"}[args.model]
+        suffix = "" if args.model == "final" else f"_{args.model}"
         start = time.perf_counter()
 
         def save(report):
@@ -560,7 +592,7 @@ def main(argv=None) -> int:
 
         # the hardest operations first, so that a run stopped early has checked the ones that matter most
         exhaustive(params, config, traces.get_format(info.get("format", "reference")), after_each=save,
-                   order=("*", "//", "%", "-", "+"))
+                   order=tuple(args.ops))
     return 0
 
 

@@ -181,6 +181,17 @@ def test_each_wrong_problem_gets_its_extra_copies_for_its_own_operation_only(tmp
     problems = trace_study.Problems(traces.WORKED, np.zeros((6, 4), np.uint8), a, b, op_index)
     extra = trace_study.extra_copies_for_wrong(problems, tmp_path / "wrong.npz", extra=16)
     np.testing.assert_array_equal(extra, [16, 0, 0, 16, 0, 0])       # 12*7 wrong is not 12-7 or 12%7
+    np.savez(tmp_path / "division_only.npz", floordiv_a=np.array([13]), floordiv_b=np.array([7]),
+             mod_a=empty, mod_b=empty)                                # a check of // and % only
+    extra = trace_study.extra_copies_for_wrong(problems, tmp_path / "division_only.npz", extra=16)
+    np.testing.assert_array_equal(extra, [0, 0, 0, 0, 0, 16])
+
+
+def test_each_gentle_round_goes_on_from_the_one_before_and_adds_its_wrong_problems():
+    assert [trace_study.polish_name(r) for r in (1, 2, 3)] == ["polish", "polish2", "polish3"]
+    assert trace_study.polish_checkpoint(3).name == "calculator10_polish3"
+    assert trace_study.polish_sources(1) == trace_study.POLISH_SOURCES
+    assert [path.name for path in trace_study.polish_sources(3)[-2:]] == ["10_wrong_polish.npz", "10_wrong_polish2.npz"]
 
 
 def test_mean_model_is_the_weighted_mean_of_its_sources_and_keeps_the_last_training_record(tmp_path):
