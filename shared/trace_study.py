@@ -21,6 +21,7 @@
     python -m shared.trace_study exhaustive --model polish2    # ... checked -> figures/10_exhaustive_polish2.json
     python -m shared.trace_study polish3 [--quick]     # and again (polish3 .. polish5), each from the round before
     python -m shared.trace_study exhaustive --model polish3 --ops // %   # division only -> 10_exhaustive_polish3.json
+    python -m shared.trace_study exhaustive --model polish3 --ops * - + --add   # ... and the rest, added to it
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -489,6 +490,22 @@ def save_exhaustive(report: dict, out: pathlib.Path, suffix: str = "", **extra) 
                                                   for op in report["correct"] for ab in ("a", "b")})
 
 
+def load_exhaustive(out: pathlib.Path, suffix: str = "") -> dict:
+    """What ``save_exhaustive`` wrote, as ``exhaustive`` returns it (plus ``seconds``), for the operations
+    that check scored."""
+    report = json.loads((out / f"10_exhaustive{suffix}.json").read_text())
+    with np.load(out / f"10_wrong{suffix}.npz") as wrong:
+        for ab in ("a", "b"):
+            report[f"wrong_{ab}"] = {op: wrong[f"{OP_NAMES[op]}_{ab}"] for op in report["correct"]}
+    return report
+
+
+def merge_exhaustive(earlier: dict, report: dict) -> dict:
+    """``report`` with the operations that only ``earlier`` (another check of the same model) scored added."""
+    return {key: {**{op: value for op, value in earlier[key].items() if op not in report["correct"]}, **report[key]}
+            for key in ("correct", "total", "examples", "wrong_a", "wrong_b")}
+
+
 def first_wrong_characters(params, config, fmt: traces.Format, a, b, op: str, batch: int = 4000) -> np.ndarray:
     """Where the model first goes wrong on ``a op b``: a, b (N,) -> (N,) int, the index of the first answer
     character whose teacher-forced prediction is wrong (names in ``traces.describe``), -1 where none is.
@@ -530,6 +547,8 @@ def main(argv=None) -> int:
                              "gentle round (polish = the sixth run, polish2 the seventh, ...) or the long-division one")
     parser.add_argument("--ops", nargs="+", choices=OPERATIONS, default=("*", "//", "%", "-", "+"),
                         help="exhaustive: the operations to check (default: all five, hardest first)")
+    parser.add_argument("--add", action="store_true",
+                        help="exhaustive: keep the other operations of this model's earlier check in its files")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
@@ -585,9 +604,13 @@ def main(argv=None) -> int:
         params, config, info = load_model(paths[args.model])
         suffix = "" if args.model == "final" else f"_{args.model}"
         start = time.perf_counter()
+        earlier = (load_exhaustive(out, suffix) if args.add else
+                   {"seconds": 0.0, **{key: {} for key in ("correct", "total", "examples", "wrong_a", "wrong_b")}})
 
         def save(report):
-            save_exhaustive(report, out, suffix, seconds=time.perf_counter() - start, hardware=runtime.hardware_line())
+            report = merge_exhaustive(earlier, report)
+            save_exhaustive(report, out, suffix, seconds=earlier["seconds"] + time.perf_counter() - start,
+                            hardware=runtime.hardware_line())
             print({op: f"{report['correct'][op]}/{report['total'][op]}" for op in report["correct"]}, flush=True)
 
         # the hardest operations first, so that a run stopped early has checked the ones that matter most

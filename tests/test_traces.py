@@ -187,6 +187,23 @@ def test_each_wrong_problem_gets_its_extra_copies_for_its_own_operation_only(tmp
     np.testing.assert_array_equal(extra, [0, 0, 0, 0, 0, 16])
 
 
+def test_a_check_of_some_operations_is_saved_loaded_and_merged_with_one_of_the_others(tmp_path):
+    def report(ops, wrong):
+        return {"correct": {op: 10 - wrong for op in ops}, "total": {op: 10 for op in ops},
+                "examples": {op: [[1, 2, 3]] * wrong for op in ops},
+                "wrong_a": {op: np.full(wrong, 1, np.uint16) for op in ops},
+                "wrong_b": {op: np.full(wrong, 2, np.uint16) for op in ops}}
+    trace_study.save_exhaustive(report(("//", "%"), 2), tmp_path, "_x", seconds=5.0)
+    division = trace_study.load_exhaustive(tmp_path, "_x")
+    assert division["seconds"] == 5.0 and division["correct"] == {"//": 8, "%": 8}
+    np.testing.assert_array_equal(division["wrong_b"]["%"], [2, 2])
+    merged = trace_study.merge_exhaustive(division, report(("*", "-", "+"), 1))
+    assert merged["correct"] == {"//": 8, "%": 8, "*": 9, "-": 9, "+": 9}
+    trace_study.save_exhaustive(merged, tmp_path, "_x", seconds=7.0)
+    assert trace_study.load_exhaustive(tmp_path, "_x")["wrong_a"]["+"].tolist() == [1]
+    assert trace_study.merge_exhaustive(division, report(("//",), 0))["correct"] == {"%": 8, "//": 10}
+
+
 def test_each_gentle_round_goes_on_from_the_one_before_and_adds_its_wrong_problems():
     assert [trace_study.polish_name(r) for r in (1, 2, 3)] == ["polish", "polish2", "polish3"]
     assert trace_study.polish_checkpoint(3).name == "calculator10_polish3"
