@@ -8,7 +8,6 @@
     python -m shared.trace_study divisors [--quick]     # third run, small divisors drawn more often -> calculator10_divisors
     python -m shared.trace_study exhaustive --model divisors   # ... checked -> figures/10_exhaustive_divisors.json
     python -m shared.trace_study errors [--quick]       # fourth run, each divisor drawn by its wrong rate -> calculator10_errors
-                                                         # (the calculator's model)
     python -m shared.trace_study exhaustive --model errors     # ... checked -> figures/10_exhaustive_errors.json
     python -m shared.trace_study again [--quick]       # fifth run, each problem the fourth got wrong drawn 16 more times
                                                          # -> calculator10_again
@@ -19,9 +18,11 @@
     python -m shared.trace_study exhaustive --model polish     # ... checked -> figures/10_exhaustive_polish.json
     python -m shared.trace_study polish2 [--quick]     # the sixth run's recipe again, from its model -> calculator10_polish2
     python -m shared.trace_study exhaustive --model polish2    # ... checked -> figures/10_exhaustive_polish2.json
-    python -m shared.trace_study polish3 [--quick]     # and again (polish3 .. polish5), each from the round before
-    python -m shared.trace_study exhaustive --model polish3 --ops // %   # division only -> 10_exhaustive_polish3.json
-    python -m shared.trace_study exhaustive --model polish3 --ops * - + --add   # ... and the rest, added to it
+    python -m shared.trace_study polish3 [--quick]     # and again, each round from the one before (the eighth run;
+    python -m shared.trace_study exhaustive --model polish3 --ops // %   # then polish4, polish5), divisions checked
+    python -m shared.trace_study rounds-mean          # the mean of the last three rounds' weights -> calculator10_rounds_mean
+    python -m shared.trace_study exhaustive --model rounds-mean --ops // %            # the calculator's model: divisions,
+    python -m shared.trace_study exhaustive --model rounds-mean --ops '*' - + --add   # then the rest, added to its files
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
@@ -353,6 +354,21 @@ def polish_sources(round_: int) -> tuple:
 
 
 POLISH2_CHECKPOINT, POLISH2_SOURCES = polish_checkpoint(2), polish_sources(2)
+# Each round fixes most of the divisions the round before got wrong and breaks over a thousand others, so the
+# rounds level off (exhaustive checks, rounds 1-5: 4,209, 2,801, 2,431, 2,135, 2,155 wrong). Averaging the
+# last rounds' weights keeps more of what each fixed. Probe on the 7,465 divisions some round got wrong plus
+# 38,905 random others (none of which any mean got wrong): round 5 alone 2,155 wrong, the mean of rounds 4-5
+# 1,782, of rounds 3-5 1,735, of rounds 2-5 1,736; notebook 10 redoes this probe.
+ROUNDS_MEAN_OF = (3, 4, 5)
+ROUNDS_MEAN_CHECKPOINT = CHECKPOINTS / "calculator10_rounds_mean"
+
+
+def rounds_mean(rounds=ROUNDS_MEAN_OF, checkpoint_path: pathlib.Path = ROUNDS_MEAN_CHECKPOINT,
+                folder: pathlib.Path = CHECKPOINTS):
+    """The equal-weight mean of the gentle rounds ``rounds`` (their checkpoints in ``folder``), saved as by
+    ``mean_model``."""
+    return mean_model(tuple((polish_checkpoint(round_, folder), 1 / len(rounds)) for round_ in rounds),
+                      checkpoint_path)
 
 
 def mean_model(sources=MEAN_OF, checkpoint_path: pathlib.Path = MEAN_CHECKPOINT):
@@ -538,13 +554,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
     polish_steps = tuple(polish_name(round_) for round_ in range(1, POLISH_ROUNDS + 1))
     parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again") + polish_steps
-                        + ("division-study", "long-division", "exhaustive"))
+                        + ("rounds-mean", "division-study", "long-division", "exhaustive"))
     parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean") + polish_steps
-                        + ("division",),
+                        + ("rounds-mean", "division"),
                         default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
                              "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), a "
-                             "gentle round (polish = the sixth run, polish2 the seventh, ...) or the long-division one")
+                             "gentle round (polish = the sixth run, polish2 the seventh, ...), the mean of the last "
+                             "rounds (rounds-mean) or the long-division one")
     parser.add_argument("--ops", nargs="+", choices=OPERATIONS, default=("*", "//", "%", "-", "+"),
                         help="exhaustive: the operations to check (default: all five, hardest first)")
     parser.add_argument("--add", action="store_true",
@@ -593,6 +610,8 @@ def main(argv=None) -> int:
                 start = mean if round_ == 1 else polish_checkpoint(round_ - 1, folder)
                 polish(start, polish_checkpoint(round_, folder), out, args.quick,
                        wrong_paths=polish_sources(round_), name=polish_name(round_), seed=6 + round_)
+    elif args.step == "rounds-mean":
+        rounds_mean(checkpoint_path=out / "calculator10_rounds_mean" if args.quick else ROUNDS_MEAN_CHECKPOINT)
     elif args.step == "focus":
         if args.quick:
             ship(first, out, quick=True)
@@ -600,9 +619,10 @@ def main(argv=None) -> int:
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
                  "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "division": DIVISION_CHECKPOINT,
+                 "rounds-mean": ROUNDS_MEAN_CHECKPOINT,
                  **{name: polish_checkpoint(round_) for round_, name in enumerate(polish_steps, start=1)}}
         params, config, info = load_model(paths[args.model])
-        suffix = "" if args.model == "final" else f"_{args.model}"
+        suffix = "" if args.model == "final" else "_" + args.model.replace("-", "_")
         start = time.perf_counter()
         earlier = (load_exhaustive(out, suffix) if args.add else
                    {"seconds": 0.0, **{key: {} for key in ("correct", "total", "examples", "wrong_a", "wrong_b")}})
