@@ -355,11 +355,10 @@ def polish_sources(round_: int) -> tuple:
 
 POLISH2_CHECKPOINT, POLISH2_SOURCES = polish_checkpoint(2), polish_sources(2)
 # Each round fixes about half or more of the divisions the round before got wrong and breaks a thousand or
-# more others, so the
-# rounds level off (exhaustive checks, rounds 1-5: 4,209, 2,801, 2,431, 2,135, 2,155 wrong). Averaging the
+# more others, so the rounds level off (exhaustive checks, rounds 1-5: 4,209, 2,801, 2,431, 2,135, 2,155 wrong). Averaging the
 # last rounds' weights keeps more of what each fixed. Probe on the 7,465 divisions some round got wrong plus
 # 38,905 random others (none of which any mean got wrong): round 5 alone 2,155 wrong, the mean of rounds 4-5
-# 1,782, of rounds 3-5 1,735, of rounds 2-5 1,736; notebook 10 redoes this probe.
+# 1,782, of rounds 3-5 1,735, of rounds 2-5 1,736 (notebook 10 shows these counts).
 ROUNDS_MEAN_OF = (3, 4, 5)
 ROUNDS_MEAN_CHECKPOINT = CHECKPOINTS / "calculator10_rounds_mean"
 
