@@ -353,7 +353,6 @@ def polish_sources(round_: int) -> tuple:
                                   for k in range(1, round_))
 
 
-POLISH2_CHECKPOINT, POLISH2_SOURCES = polish_checkpoint(2), polish_sources(2)
 # Each round fixes about half or more of the divisions the round before got wrong and breaks a thousand or
 # more others, so the rounds level off (exhaustive checks, rounds 1-5: 4,209, 2,801, 2,431, 2,135, 2,155 wrong). Averaging the
 # last rounds' weights keeps more of what each fixed. Probe on the 7,465 divisions some round got wrong plus
