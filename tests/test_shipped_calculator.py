@@ -14,7 +14,7 @@ CHECKPOINT_08, CHECKPOINT_10 = calc.CHECKPOINT_08, calc.CHECKPOINT_10
 # Exact-answer accuracy per operation that notebook 08's checkpoint must reach on a fixed sample of 2,000
 # held-out rows: notebook 08's full-split figures, rounded down, minus five points (about three standard
 # errors for the ~400 rows of each operation in the sample).
-MINIMUM_08 = {"+": 0.95, "-": 0.94, "*": 0.61, "//": 0.90, "%": 0.84}
+MINIMUM_08 = {"+": 0.95, "-": 0.94, "*": 0.57, "//": 0.90, "%": 0.84}
 # The same for notebook 10's checkpoint, on 1,000 random problems per operation: its exhaustive figures
 # (figures/10_exhaustive_rounds_mean.json), rounded down, minus about three standard errors (at least 0.3 points).
 MINIMUM_10 = {"+": 0.996, "-": 0.996, "*": 0.996, "//": 0.994, "%": 0.994}
