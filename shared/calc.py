@@ -25,7 +25,6 @@ from . import arithmetic, traces
 CHECKPOINTS = pathlib.Path(__file__).resolve().parent / "checkpoints"
 CHECKPOINT_08 = CHECKPOINTS / "calculator"            # notebook 08's model, in its carry-trace format
 CHECKPOINT_10 = CHECKPOINTS / "calculator10_rounds_mean"   # notebook 10: the mean of its last three runs, worked traces: what the calculator uses
-DEFAULT_CHECKPOINT = CHECKPOINT_08                    # the older name notebook 08 saves its model under
 _PROBLEM = re.compile(r"(\d+)(\+|-|\*|//|%)(\d+)")
 _ALLOWED = set("0123456789+-*/% ")
 
