@@ -185,6 +185,17 @@ def make_dataset(op: str = "+", max_operand: int = 99, train_fraction: float = 0
             Split.from_operands(a[test_idx], b[test_idx], op, seq_len, fmt))
 
 
+def hold_out(split: Split, rows: int, seed: int = 1) -> tuple[Split, Split]:
+    """Carve a validation split of ``rows`` randomly chosen rows out of ``split`` (usually the training
+    set): ``(the rest, validation)``, disjoint. Settings are chosen on the validation rows, so the test
+    set is only ever used to report."""
+    if not 0 < rows < len(split):
+        raise ValueError(f"rows must be between 1 and {len(split) - 1}, got {rows}")
+    order = np.random.default_rng(seed).permutation(len(split))
+    rest, validation = np.sort(order[rows:]), np.sort(order[:rows])
+    return Split(*(part[rest] for part in split)), Split(*(part[validation] for part in split))
+
+
 def batch_layout(arrays, batch_size: int):
     """Lay out arrays of shape ``(N, ...)`` as ``(num_batches, batch_size, ...)``, the leading axis being
     the one ``jax.lax.scan`` steps over. The last ``N % batch_size`` rows are dropped."""
