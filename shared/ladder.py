@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import jax
 import numpy as np
 
 from . import evaluate, plots, results, runtime, train
-from .model import ModelConfig
+from .model import ModelConfig, count_params
 from .train import TrainConfig
 
 EPOCHS = 30
@@ -75,7 +76,6 @@ class Result:
         """The parameters of the ``index``-th seed (a trained result only)."""
         if self.params is None:
             raise ValueError(f"rung {self.name!r} was loaded from its results file, which holds no parameters")
-        import jax
         return jax.tree.map(lambda leaf: leaf[index], self.params)
 
 
@@ -96,8 +96,6 @@ def run(name: str, train_split, test_split, epochs: int | None = None, seeds=SEE
     """Train rung ``name`` on every seed at once (with a tqdm bar) and summarise it."""
     model_config, train_config = rung(name, epochs)
     params, histories = train.train_seeds(model_config, train_config, train_split, test_split, seeds)
-    from .model import count_params
-    import jax
     summary = summarise(count_params(jax.tree.map(lambda leaf: leaf[0], params)), train_config.epochs, seeds,
                         histories, runtime.hardware_line())
     return Result(name, summary, histories, params)
