@@ -195,6 +195,18 @@ class History:
         return None
 
 
+def mesh_and_optimizer(train_config: TrainConfig, train_rows: int):
+    """The device mesh and the optimizer (its schedule spanning the whole budget) for training on
+    ``train_rows`` rows; a clear ValueError if a batch is larger than the rows or does not split evenly
+    over the devices."""
+    steps_per_epoch = train_rows // train_config.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size {train_config.batch_size} exceeds the {train_rows} training rows")
+    mesh = parallel.data_mesh()
+    parallel.check_batch_size(train_config.batch_size, mesh)
+    return mesh, make_optimizer(train_config, steps_per_epoch * train_config.epochs)
+
+
 def train(model_config: ModelConfig, train_config: TrainConfig, train_split: data_lib.Split,
           test_split: data_lib.Split, params=None, progress: bool = True, stop_at_accuracy=None):
     """Train from ``init_params(seed)`` (or the given ``params``) for ``train_config.epochs`` epochs,
@@ -205,12 +217,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_split: dat
     key, init_key = jax.random.split(key)
     if params is None:
         params = init_params(init_key, model_config)
-    steps_per_epoch = len(train_split) // train_config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size {train_config.batch_size} exceeds the {len(train_split)} training rows")
-    mesh = parallel.data_mesh()
-    parallel.check_batch_size(train_config.batch_size, mesh)
-    optimizer = make_optimizer(train_config, steps_per_epoch * train_config.epochs)
+    mesh, optimizer = mesh_and_optimizer(train_config, len(train_split))
     params = parallel.replicate(params, mesh)
     opt_state = parallel.replicate(optimizer.init(params), mesh)
     key = parallel.replicate(key, mesh)     # placed like the key each epoch returns: no second compile
@@ -246,12 +253,7 @@ def train_seeds(model_config: ModelConfig, train_config: TrainConfig, train_spli
     seeds = tuple(int(seed) for seed in seeds)
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    steps_per_epoch = len(train_split) // train_config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size {train_config.batch_size} exceeds the {len(train_split)} training rows")
-    mesh = parallel.data_mesh()
-    parallel.check_batch_size(train_config.batch_size, mesh)
-    optimizer = make_optimizer(train_config, steps_per_epoch * train_config.epochs)
+    mesh, optimizer = mesh_and_optimizer(train_config, len(train_split))
     keys = jax.vmap(lambda seed: jax.random.split(jax.random.key(seed)))(jnp.asarray(seeds))  # (S, 2), as in train
     keys, init_keys = keys[:, 0], keys[:, 1]
     params = jax.vmap(lambda key: init_params(key, model_config))(init_keys)                 # leaves (S, ...)
