@@ -1,8 +1,10 @@
 """Runtime facts every notebook prints, and the quick (CI) / full switch.
 
-Quick mode is on when the environment variable ``CI`` or ``CATCULATOR_QUICK`` is set to anything
-but ``""``, ``0`` or ``false``. It shrinks epochs and data sizes but every cell still runs, and it
-never writes a tracked file: figures go to a temporary folder instead of ``figures/``.
+Every notebook's setup cell says ``MODE = "full"`` and calls ``set_mode(MODE)``: change it to ``"quick"``
+to run every cell in a few minutes. The environment variable ``CI`` or ``CATCULATOR_QUICK`` (set to
+anything but ``""``, ``0``, ``false`` or ``no``) forces quick mode whatever the cell says, so CI never
+runs a full training. Quick mode shrinks epochs and data sizes but every cell still runs, and it never
+writes a tracked file: figures go to a temporary folder instead of ``figures/``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # REPO_URL is the one place the repository's public address lives.
 SETUP_CELL = '''\
 # Setup: make the `shared` package importable (cloning the repo on Colab/Kaggle), print the runtime.
+MODE = "full"  # or "quick": every cell runs in minutes with tiny trainings, and figures/ is left untouched
 import pathlib, subprocess, sys
 REPO_URL = "https://github.com/catculator/catculator"  # set to "" to forbid cloning
 here = pathlib.Path.cwd().resolve()
@@ -30,6 +33,7 @@ if root is None:  # not inside a clone: Colab or Kaggle
         subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(root)], check=True)
 sys.path.insert(0, str(root))
 from shared import runtime
+runtime.set_mode(MODE)
 runtime.print_runtime()'''
 
 
@@ -37,8 +41,21 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
-QUICK = _flag("CI") or _flag("CATCULATOR_QUICK")
+FORCED_QUICK = _flag("CI") or _flag("CATCULATOR_QUICK")   # CI's switch: overrides the notebook's MODE
+QUICK = FORCED_QUICK
 MODE = "quick" if QUICK else "full"
+
+
+def set_mode(mode: str) -> None:
+    """Switch the notebooks' code to ``"quick"`` or ``"full"`` mode (call it before anything reads
+    ``runtime.QUICK``, as the setup cell does). ``CI`` or ``CATCULATOR_QUICK`` in the environment keeps
+    quick mode on whatever ``mode`` says. Any other ``mode`` stops with a one-line message (``SystemExit``,
+    which a notebook shows without a traceback)."""
+    global QUICK, MODE
+    if mode not in ("quick", "full"):
+        raise SystemExit(f'MODE must be "quick" or "full", not {mode!r}')
+    QUICK = FORCED_QUICK or mode == "quick"
+    MODE = "quick" if QUICK else "full"
 
 
 def pick(full, quick):
@@ -62,7 +79,8 @@ def hardware_line() -> str:
 
 def print_runtime() -> None:
     """Print the runtime line every notebook opens with."""
-    print(f"runtime: {hardware_line()} mode={MODE}")
+    forced = " (forced by CI/CATCULATOR_QUICK)" if FORCED_QUICK else ""
+    print(f"runtime: {hardware_line()} mode={MODE}{forced}")
 
 
 _quick_dir: pathlib.Path | None = None

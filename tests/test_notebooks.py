@@ -24,6 +24,28 @@ def test_setup_cell_finds_the_package_from_a_subfolder():
     assert done.stdout.startswith("runtime: backend=") and "mode=quick" in done.stdout
 
 
+def test_the_mode_line_switches_quick_mode_on_and_ci_overrides_it():
+    env = {"PATH": "/usr/bin:/bin"}
+    quick_cell = runtime.SETUP_CELL.replace('MODE = "full"', 'MODE = "quick"', 1)
+    assert quick_cell != runtime.SETUP_CELL
+    check = "\nprint(runtime.QUICK, runtime.output_dir() != runtime.REPO_ROOT / 'figures')"
+    for cell, extra_env, expected in [(quick_cell, {}, "mode=quick\nTrue True"),
+                                      (runtime.SETUP_CELL, {"CATCULATOR_QUICK": "1"}, "mode=quick (forced"),
+                                      (runtime.SETUP_CELL, {"CATCULATOR_QUICK": "0"}, "mode=full\nFalse False")]:
+        done = subprocess.run([sys.executable, "-c", cell + check], cwd=runtime.REPO_ROOT / "notebooks",
+                              capture_output=True, text=True, env={**env, **extra_env})
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stdout, done.stdout
+
+
+def test_a_misspelt_mode_is_a_clear_error():
+    cell = runtime.SETUP_CELL.replace('MODE = "full"', 'MODE = "fast"', 1)
+    done = subprocess.run([sys.executable, "-c", cell], cwd=runtime.REPO_ROOT / "notebooks",
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode != 0 and 'MODE must be "quick" or "full", not \'fast\'' in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_setup_cell_without_url_or_package_stops_with_instructions(tmp_path):
     cell = runtime.SETUP_CELL.replace('REPO_URL = "https://', 'REPO_URL = ""  # "https://')
     done = subprocess.run([sys.executable, "-c", cell], cwd=tmp_path, capture_output=True, text=True)
