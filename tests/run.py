@@ -7,10 +7,10 @@ notebook. The unit tests run with this interpreter; the notebooks with ``PYTHON`
 gives a second environment holding the oldest jax and optax that requirements.txt allows, near what Colab
 and Kaggle ship, so the notebooks are checked there while the unit tests check the newest). The other
 arguments go to every job. Two workers take the jobs from one queue in that order, each starting the next
-job as soon as its own ends, so the two cores stay busy until the queue is empty: while one worker runs the unit tests, the
-other works through the notebooks, and the first to finish helps with the rest. (Much of the time goes
-into compiling small JAX programs, which uses one core.) Each job writes to its own log, printed when the
-job ends, so lines never interleave. Exit status: 0 if every job passed, else the first non-zero status.
+job as soon as its own ends, so the two cores stay busy until the queue is empty: while one worker runs
+the unit tests, the other works through the notebooks, and the first to finish helps with the rest. (Much
+of the time goes into compiling small JAX programs, which uses one core.) Each job writes to its own log,
+printed when the job ends, so lines never interleave. Exit status: 0 if every job passed, else the first non-zero status.
 """
 from __future__ import annotations
 
