@@ -314,3 +314,46 @@ def run_training(recipe: Recipe, train_data: dict, val_rows: np.ndarray, val_ops
             history[op].append(accuracy)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", **{op: f"{history[op][-1]:.2f}" for op in ("*", "%") if history[op]})
     return (params, opt_state, key, jnp.int32(steps)), history
+
+
+def train_recipe(name: str, out, steps: int | None = None, chunk: int = 250, progress: bool = True) -> dict:
+    """Notebook 08's run of ``RECIPES[name]`` outside the notebook (for a GPU or TPU): the same rows, the same
+    100,000 held-out validation rows, the same sampling, then exact answers per operation on all of those
+    rows (one teacher-forced pass, which greedy decoding matches). Writes ``out/08_results_<name>.json``
+    (no checkpoint) and returns what it wrote."""
+    import json
+    import pathlib
+
+    from . import runtime
+    recipe = RECIPES[name]
+    steps = recipe.steps if steps is None else steps
+    rows, _, _, op_all = all_rows()
+    val_index = validation_split(len(rows))
+    is_train = np.ones(len(rows), bool)
+    is_train[val_index] = False
+    val_rows, val_ops = rows[val_index], op_all[val_index]
+    train_data = device_data(rows[is_train], op_all[is_train], dict(recipe.op_weights))
+    state, history = run_training(recipe, train_data, val_rows[:2000], val_ops[:2000], min(chunk, steps), steps,
+                                  progress=progress)
+    score = jax.jit(lambda params, batch: teacher_forced(params, recipe.model, batch)[1])
+    batch = 10_000
+    exact = np.concatenate([np.asarray(score(state[0], val_rows[lo:lo + batch])) for lo in range(0, len(val_rows), batch)])
+    report = {"recipe": name, "steps": steps, "train_minutes": history["seconds"][-1] / 60,
+              "validation_rows": len(val_rows), "exact_by_operation": exact_by_operation(exact, val_ops),
+              "exact_all": float(exact.mean()), "hardware": runtime.hardware_line(), "history": history}
+    path = pathlib.Path(out) / f"08_results_{name}.json"
+    path.write_text(json.dumps(report) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m shared.arithmetic",
+                                     description="train one of notebook 08's recipes outside the notebook")
+    parser.add_argument("recipe", choices=tuple(RECIPES))
+    parser.add_argument("--out", required=True, help="folder for 08_results_<recipe>.json")
+    parser.add_argument("--steps", type=int, help="default: the recipe's")
+    args = parser.parse_args()
+    report = train_recipe(args.recipe, args.out, args.steps)
+    print({op: f"{100 * value:.2f}%" for op, value in report["exact_by_operation"].items()},
+          f"{report['train_minutes']:.1f} min on {report['hardware']}")

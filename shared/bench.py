@@ -333,15 +333,21 @@ def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
     return race(time_to_100_recipes(), sizes.seeds, sizes.epoch_rows, sizes.max_epochs, progress)
 
 
-def run(sizes: Sizes = FULL, progress: bool = True) -> dict:
-    """Every benchmark, in one dict (what ``save`` writes)."""
+def run(sizes: Sizes = FULL, progress: bool = True, path=None) -> dict:
+    """Every benchmark, in one dict (what ``save`` writes); with ``path``, saved there after each benchmark,
+    so a run stopped early keeps what it measured."""
     peak = matmul_peak(sizes.matmul_sizes, sizes.repeats)
-    return {"hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
-            "sizes": dataclasses.asdict(sizes), "matmul_peak": peak,
-            "memory_bandwidth": memory_bandwidth(sizes.copy_mib, sizes.repeats),
-            "train_step": scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
-            "epoch": epoch_loops(sizes, progress), "decoding": decoding(sizes, progress),
-            "time_to_100": time_to_100(sizes, progress)}
+    results = {"hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
+               "sizes": dataclasses.asdict(sizes), "matmul_peak": peak}
+    benchmarks = {"memory_bandwidth": lambda: memory_bandwidth(sizes.copy_mib, sizes.repeats),
+                  "train_step": lambda: scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
+                  "epoch": lambda: epoch_loops(sizes, progress), "decoding": lambda: decoding(sizes, progress),
+                  "time_to_100": lambda: time_to_100(sizes, progress)}
+    for name, measure in benchmarks.items():
+        results[name] = measure()
+        if path is not None:
+            save(results, path)
+    return results
 
 
 def sweep(quick: bool = False, progress: bool = True) -> dict:
@@ -371,11 +377,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     quick = args.quick or runtime.QUICK
     name = "09_time_to_100_sweep.json" if args.sweep else "09_bench.json"
-    results = sweep(quick) if args.sweep else run(QUICK if quick else FULL)
     out = args.out
     if out is None and quick:                   # quick results never overwrite the published ones
         out = runtime.scratch_dir("catculator-bench-") / name
-    path = save(results, out if out is not None else runtime.output_dir() / name)
+    path = Path(out) if out is not None else runtime.output_dir() / name
+    results = sweep(quick) if args.sweep else run(QUICK if quick else FULL, path=path)
+    save(results, path)
     print(f"{results['hardware']}\nwrote {path}")
     return 0
 

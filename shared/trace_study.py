@@ -26,6 +26,10 @@
     python -m shared.trace_study division-study [--quick]   # three ways to write long division -> figures/10_division_study.json
     python -m shared.trace_study long-division [--format F]  # the second run's model, division as F -> calculator10_division
     python -m shared.trace_study exhaustive --model division   # ... checked on all problems -> figures/10_exhaustive_division.json
+    python -m shared.trace_study large --minutes M [--out DIR]   # a 3.2M-parameter model from scratch, for a GPU
+    python -m shared.trace_study exhaustive --model large --batch 20000 [--out DIR]   # -> calculator10_large, checked
+    python -m shared.trace_study large-polish [--out DIR]   # on from it, gently, its wrong problems drawn more
+    python -m shared.trace_study large-mean [--out DIR]     # the mean of the two -> calculator10_large_mean
 
 With ``--quick`` every step runs tiny and writes to a temporary folder, never to a tracked file.
 """
@@ -442,6 +446,99 @@ def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = Fa
     return results
 
 
+# A larger model for an accelerator: the 0.2M model's division stalled near 99.8% (1,735 wrong) after ten CPU
+# runs, so the same worked format, op weights and small-divisor draws as the third run train a 16x wider
+# budget from scratch in one run: d 256, 4 layers, 8 heads (3.2M parameters, a 13 MB checkpoint), batch 1,024,
+# AdamW 1e-3 with warmup and cosine decay to the end. How many steps: ``--steps``, or ``--minutes`` times
+# what 400 timed steps on the device at hand run (the number chosen is saved with the checkpoint).
+LARGE = dict(d_model=256, n_layers=4, n_heads=8, batch_size=1024, learning_rate=1e-3, warmup_steps=500)
+LARGE_CHUNK = 200
+LARGE_CHECKPOINT = CHECKPOINTS / "calculator10_large"
+
+
+def large_recipe(steps: int, quick: bool = False) -> Recipe:
+    """The larger model's recipe (``LARGE``; quick: the 0.2M model's shape, batch 64) in the worked format."""
+    shape = dict(d_model=64, n_layers=4, n_heads=4, batch_size=64) if quick else {
+        key: LARGE[key] for key in ("d_model", "n_layers", "n_heads", "batch_size")}
+    recipe = _recipe("calculator10 large", **shape, steps=steps, learning_rate=LARGE["learning_rate"],
+                     warmup_steps=min(LARGE["warmup_steps"], max(1, steps // 10)), seq_len=traces.WORKED.seq_len)
+    return dataclasses.replace(recipe, op_weights=DIVISORS_WEIGHTS)
+
+
+def steps_for_minutes(problems: Problems, row_copies, minutes: float, chunk: int = LARGE_CHUNK) -> int:
+    """How many steps (a multiple of ``chunk``) of the larger recipe fit in ``minutes`` on this device,
+    from the time of the second of two timed chunks (the first compiles)."""
+    _, history = train_format(problems, large_recipe(2 * chunk), seed=99, chunk=chunk, progress=False,
+                              row_copies=row_copies)
+    seconds_per_chunk = history["seconds"][1] - history["seconds"][0]
+    return max(1, int(minutes * 60 / seconds_per_chunk)) * chunk
+
+
+def large(checkpoint_path: pathlib.Path, out: pathlib.Path, steps: int | None = None, minutes: float | None = None,
+          quick: bool = False):
+    """Train the larger model from scratch for ``steps`` (or as many as fit in ``minutes``); saves the
+    checkpoint and ``out/10_large_history.json``."""
+    problems = Problems.build(traces.WORKED)
+    row_copies = copies_by_divisor(problems, DIVISOR_COPIES)
+    chosen_by = "given"
+    if quick:
+        steps, chunk = 20, 10
+    else:
+        if steps is None:
+            steps, chosen_by = steps_for_minutes(problems, row_copies, minutes), f"fill {minutes} minutes"
+        chunk = min(LARGE_CHUNK, steps)
+        steps -= steps % chunk
+    recipe = large_recipe(steps, quick)
+    start = time.perf_counter()
+    state, history = train_format(problems, recipe, seed=10, chunk=chunk, row_copies=row_copies)
+    minutes_taken = (time.perf_counter() - start) / 60
+    params = state[0]
+    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": steps, "steps_chosen_to": chosen_by,
+            "op_weights": dict(DIVISORS_WEIGHTS), "divisor_copies": DIVISOR_COPIES, "train_minutes": minutes_taken,
+            "params": count_params(params), "train_flops": arithmetic.train_flops(recipe, count_params(params)),
+            "hardware": runtime.hardware_line()}
+    checkpoint.save(checkpoint_path, params, recipe.model, **info)
+    (out / "10_large_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
+    return params, recipe.model, history, info
+
+
+# The larger model's exhaustive check left 1,268 wrong divisions (99.873%). As the gentle rounds did for the
+# 0.2M model: go on from it at a fifth of the learning rate, division-heavy, small divisors drawn as in the
+# fifth run and every problem it got wrong drawn AGAIN_EXTRA_PER_WRONG more times; then the equal mean of the
+# two models' weights, since each such round fixes some of the other's errors.
+LARGE_POLISH_STEPS, LARGE_POLISH_LEARNING_RATE = 6000, 2e-4
+
+
+def large_polish(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.Path, wrong_path: pathlib.Path,
+                 steps: int = LARGE_POLISH_STEPS, quick: bool = False):
+    """Go on training the larger model at ``start_path`` gently (see above), with the problems wrong in
+    ``wrong_path`` drawn more often; saves the checkpoint and ``out/10_large_polish_history.json``."""
+    start_params, config, first = load_model(start_path)
+    problems = Problems.build(traces.WORKED)
+    row_copies = copies_by_divisor(problems, AGAIN_COPIES) + extra_copies_for_wrong(problems, wrong_path)
+    steps, chunk = (20, 10) if quick else (steps, min(LARGE_CHUNK, steps))
+    recipe = large_recipe(steps, quick)
+    recipe = dataclasses.replace(recipe, op_weights=ERRORS_WEIGHTS, train=dataclasses.replace(
+        recipe.train, learning_rate=LARGE_POLISH_LEARNING_RATE, warmup_steps=min(100, max(1, steps // 10))))
+    if recipe.model != config:
+        raise ValueError(f"{start_path} holds a different model: {config}")
+    start = time.perf_counter()
+    state, history = train_format(problems, recipe, seed=11, chunk=chunk, start_params=start_params,
+                                  row_copies=row_copies)
+    minutes = (time.perf_counter() - start) / 60
+    params = state[0]
+    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
+            "focus_steps": steps, "op_weights": dict(ERRORS_WEIGHTS), "continued_from": start_path.name,
+            "divisor_copies": AGAIN_COPIES, "extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG,
+            "errors_from": wrong_path.name, "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
+            "params": count_params(params),
+            "train_flops": first["train_flops"] + arithmetic.train_flops(recipe, count_params(params)),
+            "hardware": runtime.hardware_line()}
+    checkpoint.save(checkpoint_path, params, recipe.model, **info)
+    (out / "10_large_polish_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
+    return params, recipe.model, history, info
+
+
 @functools.lru_cache(maxsize=None)
 def _teacher_forced(config):
     """One compiled teacher-forced scorer per model config, reused by every call (each row width compiles
@@ -553,23 +650,34 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
     polish_steps = tuple(polish_name(round_) for round_ in range(1, POLISH_ROUNDS + 1))
     parser.add_argument("step", choices=("compare", "ship", "focus", "divisors", "errors", "again") + polish_steps
-                        + ("rounds-mean", "division-study", "long-division", "exhaustive"))
+                        + ("rounds-mean", "division-study", "long-division", "large", "large-polish", "large-mean", "exhaustive"))
     parser.add_argument("--model", choices=("first", "final", "divisors", "errors", "again", "mean") + polish_steps
-                        + ("rounds-mean", "division"),
+                        + ("rounds-mean", "division", "large", "large-polish", "large-mean"),
                         default="final",
                         help="exhaustive: check the first run's model, the second (default), the third "
                              "(divisors), the fourth (errors), the fifth (again), the mean of those two (mean), a "
                              "gentle round (polish = the sixth run, polish2 the seventh, ...), the mean of the last "
-                             "rounds (rounds-mean) or the long-division one")
+                             "rounds (rounds-mean), the long-division one or the larger model (large)")
     parser.add_argument("--ops", nargs="+", choices=OPERATIONS, default=("*", "//", "%", "-", "+"),
                         help="exhaustive: the operations to check (default: all five, hardest first)")
     parser.add_argument("--add", action="store_true",
                         help="exhaustive: keep the other operations of this model's earlier check in its files")
     parser.add_argument("--format", default="worked-fits", choices=tuple(traces.DIVISION_VARIANTS),
                         help="long-division: how division is written")
+    parser.add_argument("--steps", type=int, help="large: training steps")
+    parser.add_argument("--minutes", type=float, help="large: as many steps as fit in this many minutes here")
+    parser.add_argument("--batch", type=int, default=4000, help="exhaustive: rows per teacher-forced pass")
+    parser.add_argument("--out", help="large, and exhaustive --model large: write the checkpoint and results to "
+                                      "this folder instead of shared/checkpoints and figures")
     parser.add_argument("--quick", action="store_true", help="tiny run into a temporary folder (ship, then focus)")
     args = parser.parse_args(argv)
-    out = runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures"
+    if args.step == "large" and not args.quick and (args.steps is None) == (args.minutes is None):
+        parser.error("large needs one of --steps or --minutes")
+    out = (pathlib.Path(args.out) if args.out else
+           runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures")
+    out.mkdir(parents=True, exist_ok=True)
+    large_path = out / "calculator10_large" if (args.out or args.quick) else LARGE_CHECKPOINT
+    large_polish_path, large_mean_path = (large_path.with_name(large_path.name + suffix) for suffix in ("_polish", "_mean"))
     first, final = (out / "calculator10_first", out / "calculator10") if args.quick else (FIRST_CHECKPOINT, CHECKPOINT)
     print(f"runtime: {runtime.hardware_line()}  writing to {out.name}/", flush=True)
     if args.step == "compare":
@@ -609,6 +717,17 @@ def main(argv=None) -> int:
                 start = mean if round_ == 1 else polish_checkpoint(round_ - 1, folder)
                 polish(start, polish_checkpoint(round_, folder), out, args.quick,
                        wrong_paths=polish_sources(round_), name=polish_name(round_), seed=6 + round_)
+    elif args.step == "large":
+        large(large_path, out, args.steps, args.minutes, args.quick)
+    elif args.step == "large-polish":
+        if args.quick:
+            large(large_path, out, quick=True)
+        wrong = out / "10_wrong_large.npz"
+        if args.quick:
+            np.savez(wrong, **{f"{name}_{ab}": np.array([1, 2], np.uint16) for name in OP_NAMES.values() for ab in "ab"})
+        large_polish(large_path, large_polish_path, out, wrong, quick=args.quick)
+    elif args.step == "large-mean":
+        mean_model(((large_path, 0.5), (large_polish_path, 0.5)), large_mean_path)
     elif args.step == "rounds-mean":
         rounds_mean(checkpoint_path=out / "calculator10_rounds_mean" if args.quick else ROUNDS_MEAN_CHECKPOINT)
     elif args.step == "focus":
@@ -618,7 +737,8 @@ def main(argv=None) -> int:
     else:
         paths = {"first": first, "final": final, "divisors": DIVISORS_CHECKPOINT, "errors": ERRORS_CHECKPOINT,
                  "again": AGAIN_CHECKPOINT, "mean": MEAN_CHECKPOINT, "division": DIVISION_CHECKPOINT,
-                 "rounds-mean": ROUNDS_MEAN_CHECKPOINT,
+                 "rounds-mean": ROUNDS_MEAN_CHECKPOINT, "large": large_path,
+                 "large-polish": large_polish_path, "large-mean": large_mean_path,
                  **{name: polish_checkpoint(round_) for round_, name in enumerate(polish_steps, start=1)}}
         params, config, info = load_model(paths[args.model])
         suffix = "" if args.model == "final" else "_" + args.model.replace("-", "_")
@@ -633,8 +753,8 @@ def main(argv=None) -> int:
             print({op: f"{report['correct'][op]}/{report['total'][op]}" for op in report["correct"]}, flush=True)
 
         # the hardest operations first, so that a run stopped early has checked the ones that matter most
-        exhaustive(params, config, traces.get_format(info.get("format", "reference")), after_each=save,
-                   order=tuple(args.ops))
+        exhaustive(params, config, traces.get_format(info.get("format", "reference")), batch=args.batch,
+                   after_each=save, order=tuple(args.ops))
     return 0
 
 
