@@ -1,8 +1,9 @@
 """A calculator you can call: ``python -m shared.calc "123*45"`` prints ``5535``.
 
-The model is notebook 10's, which writes its working before each answer (``--show-work`` prints it, laid
-out as on paper) and answers more of the 4,998,000 problems than notebook 08's (see the README); 08's
-loads with ``--checkpoint shared/checkpoints/calculator`` (its ``--show-work`` is its carry trace). Compiled programs are
+The model is notebook 10's 3.2M-parameter one, trained on a GPU, which writes its working before each answer
+(``--show-work`` prints it, laid out as on paper) and was wrong on 333 of the 4,998,000 problems, all of them
+divisions (see the README); 08's loads with ``--checkpoint shared/checkpoints/calculator`` (its ``--show-work``
+is its carry trace), notebook 10's best 0.2M model with ``--checkpoint shared/checkpoints/calculator10_rounds_mean``. Compiled programs are
 kept in a cache folder (``$CATCULATOR_CACHE``, default ``~/.cache/catculator``), so only the first call
 compiles. Problems come as arguments (one answer per line) or, with no arguments, one per line on stdin. Spaces
 anywhere are fine; operators are ``+ - * // %``; operands are whole numbers 0-999. A bad problem prints
@@ -24,7 +25,8 @@ from . import arithmetic, traces
 
 CHECKPOINTS = pathlib.Path(__file__).resolve().parent / "checkpoints"
 CHECKPOINT_08 = CHECKPOINTS / "calculator"            # notebook 08's model, in its carry-trace format
-CHECKPOINT_10 = CHECKPOINTS / "calculator10_rounds_mean"   # notebook 10: the mean of its last three runs, worked traces: what the calculator uses
+CHECKPOINT_10 = CHECKPOINTS / "calculator10_large_polish"   # notebook 10: the 3.2M model trained on a GPU, worked traces: what the calculator uses
+CHECKPOINT_10_SMALL = CHECKPOINTS / "calculator10_rounds_mean"   # notebook 10: the best 0.2M model, trained on the CPU
 _PROBLEM = re.compile(r"(\d+)(\+|-|\*|//|%)(\d+)")
 _ALLOWED = set("0123456789+-*/% ")
 
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.calc", description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", help='problems such as "123*45"; none: read stdin, one per line')
     parser.add_argument("--checkpoint", default=str(CHECKPOINT_10), help="checkpoint path (without suffix); "
-                        "default notebook 10's model")
+                        "default notebook 10's 3.2M model")
     parser.add_argument("--show-work", action="store_true", help="print what the model wrote before each answer")
     args = parser.parse_args(argv)
     from_stdin = not args.problems

@@ -50,12 +50,25 @@ def set_mode(mode: str) -> None:
     """Switch the notebooks' code to ``"quick"`` or ``"full"`` mode (call it before anything reads
     ``runtime.QUICK``, as the setup cell does). ``CI`` or ``CATCULATOR_QUICK`` in the environment keeps
     quick mode on whatever ``mode`` says. Any other ``mode`` stops with a one-line message (``SystemExit``,
-    which a notebook shows without a traceback)."""
+    which a notebook shows without a traceback). Also asks for full float32 matrix products (see
+    ``use_full_float32``)."""
     global QUICK, MODE
     if mode not in ("quick", "full"):
         raise SystemExit(f'MODE must be "quick" or "full", not {mode!r}')
     QUICK = FORCED_QUICK or mode == "quick"
     MODE = "quick" if QUICK else "full"
+    use_full_float32()
+
+
+def use_full_float32() -> None:
+    """Make every float32 matrix product in this process exact float32. The notebooks check hand-written
+    code against ``shared`` to about 1e-4, and by default a GPU rounds matmul inputs to TF32 (10-bit
+    mantissa) and a TPU to bfloat16 passes, which puts two equal computations further apart than that (on
+    an H100, 1.1e-4 in notebook 02's forward pass). A CPU always computes float32 exactly, so nothing
+    changes there: the committed outputs are the same either way."""
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def pick(full, quick):
