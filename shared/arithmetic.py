@@ -354,6 +354,8 @@ if __name__ == "__main__":
     parser.add_argument("--out", required=True, help="folder for 08_results_<recipe>.json")
     parser.add_argument("--steps", type=int, help="default: the recipe's")
     args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be positive")
     report = train_recipe(args.recipe, args.out, args.steps)
     print({op: f"{100 * value:.2f}%" for op, value in report["exact_by_operation"].items()},
           f"{report['train_minutes']:.1f} min on {report['hardware']}")

@@ -447,8 +447,9 @@ def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = Fa
 
 
 # A larger model for an accelerator: the 0.2M model's division stalled near 99.8% (1,735 wrong) after ten CPU
-# runs, so the same worked format, op weights and small-divisor draws as the third run train a 16x wider
-# budget from scratch in one run: d 256, 4 layers, 8 heads (3.2M parameters, a 13 MB checkpoint), batch 1,024,
+# runs, so a model with 16 times the parameters and 8 times the batch trains from scratch in one run, in the
+# same worked format, op weights and small-divisor draws as the third run: d 256, 4 layers, 8 heads (3.2M
+# parameters, a 13 MB checkpoint), batch 1,024,
 # AdamW 1e-3 with warmup and cosine decay to the end. How many steps: ``--steps``, or ``--minutes`` times
 # what 400 timed steps on the device at hand run (the number chosen is saved with the checkpoint).
 LARGE = dict(d_model=256, n_layers=4, n_heads=8, batch_size=1024, learning_rate=1e-3, warmup_steps=500)
@@ -673,6 +674,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.step == "large" and not args.quick and (args.steps is None) == (args.minutes is None):
         parser.error("large needs one of --steps or --minutes")
+    if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
+        parser.error("--steps and --minutes must be positive")
     out = (pathlib.Path(args.out) if args.out else
            runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures")
     out.mkdir(parents=True, exist_ok=True)
