@@ -341,6 +341,7 @@ def train_recipe(name: str, out, steps: int | None = None, chunk: int = 250, pro
     report = {"recipe": name, "steps": steps, "train_minutes": history["seconds"][-1] / 60,
               "validation_rows": len(val_rows), "exact_by_operation": exact_by_operation(exact, val_ops),
               "exact_all": float(exact.mean()), "hardware": runtime.hardware_line(), "history": history}
+    pathlib.Path(out).mkdir(parents=True, exist_ok=True)
     path = pathlib.Path(out) / f"08_results_{name}.json"
     path.write_text(json.dumps(report) + "\n")
     return report
