@@ -47,7 +47,7 @@ def test_quick_benchmark_writes_every_section(tmp_path):
 
 def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
     before = {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
-    monkeypatch.setattr(bench, "run", lambda sizes, progress=True: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
+    monkeypatch.setattr(bench, "run", lambda sizes, progress=True, path=None: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
     assert bench.main(["--quick"]) == 0
     written = capsys.readouterr().out.split("wrote ")[-1].strip()
     assert runtime.REPO_ROOT / "figures" not in Path(written).parents
