@@ -117,11 +117,11 @@ def split(problems: Problems, validation_rows: int, seed: int = 0):
 
 
 def train_format(problems: Problems, recipe: Recipe, seed: int, chunk: int, progress=True, start_params=None,
-                 row_copies=None):
-    """Train ``recipe`` on ``problems`` (validation pairs held out), from ``start_params`` if given.
-    ``row_copies`` (N,) int: how many times each problem is in the training set (default once each), so that
-    the rows of one operation can be drawn unevenly. Returns (state, history)."""
-    train_keep, val_rows, val_ops = split(problems, VALIDATION_ROWS)
+                 row_copies=None, validation_rows: int = VALIDATION_ROWS):
+    """Train ``recipe`` on ``problems`` (``validation_rows`` pairs held out and scored after each chunk),
+    from ``start_params`` if given. ``row_copies`` (N,) int: how many times each problem is in the training
+    set (default once each), so that the rows of one operation can be drawn unevenly. Returns (state, history)."""
+    train_keep, val_rows, val_ops = split(problems, validation_rows)
     train_index = np.flatnonzero(train_keep)
     if row_copies is not None:
         train_index = np.repeat(train_index, row_copies[train_index])      # keeps rows grouped by operation
@@ -177,24 +177,28 @@ def focus(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
     from ``FOCUS_LEARNING_RATE``, the same validation pairs held out); saves the checkpoint and
     ``out/10_focus_history.json``."""
     steps = 20 if quick else FOCUS_STEPS
-    return go_on(start_path, checkpoint_path, out / "10_focus_history.json", traces.WORKED, FOCUS_WEIGHTS, steps,
-                 seed=1, quick=quick)
+    return go_on(start_path, checkpoint_path, out / "10_focus_history.json", traces.WORKED,
+                 gentle_recipe(traces.WORKED, FOCUS_WEIGHTS, steps), seed=1, quick=quick)
+
+
+def gentle_recipe(fmt: traces.Format, op_weights, steps: int, learning_rate: float = FOCUS_LEARNING_RATE) -> Recipe:
+    """The 0.2M model's recipe (``recipe_for``) for going on from a trained model: every operation written in
+    ``fmt``, sampled by ``op_weights``, warmup and cosine decay from ``learning_rate``."""
+    recipe = recipe_for(fmt, op_weights, steps, f"calculator10 {fmt.name}")
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=learning_rate))
 
 
 def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path: pathlib.Path, fmt: traces.Format,
-          op_weights, steps: int, seed: int, quick: bool = False, divisor_copies=None, extra_by_divisor=None,
-          extra_rows=None, notes: dict | None = None, learning_rate: float = FOCUS_LEARNING_RATE):
-    """Go on training the model at ``start_path`` on every operation written in ``fmt`` (which may write
-    longer answers: new positions are added), sampled by ``op_weights``, with a fresh AdamW, warmup and
-    cosine decay from ``learning_rate``; ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row
-    once) and ``extra_by_divisor`` as in ``copies_by_divisor``; ``extra_rows`` (N,) int: more copies of single
-    problems (``extra_copies_for_wrong``); ``notes`` go into the saved info. Saves the
-    checkpoint and its history to ``history_path``."""
-    chunk = 10 if quick else SHIP_CHUNK
+          recipe: Recipe, seed: int, quick: bool = False, chunk: int = SHIP_CHUNK, divisor_copies=None,
+          extra_by_divisor=None, extra_rows=None, notes: dict | None = None):
+    """Go on training the model at ``start_path`` with ``recipe`` (a fresh optimizer; its op weights, steps
+    and schedule) on every operation written in ``fmt`` (which may write longer answers: new positions are
+    added); ``divisor_copies`` as ``DIVISOR_COPIES`` (default: every row once) and ``extra_by_divisor`` as in
+    ``copies_by_divisor``; ``extra_rows`` (N,) int: more copies of single problems (``extra_copies_for_wrong``);
+    ``notes`` go into the saved info. Saves the checkpoint and its history to ``history_path``."""
+    chunk = 10 if quick else min(chunk, recipe.steps)
     start_params, config, first = load_model(start_path)
     problems = Problems.build(fmt)
-    recipe = recipe_for(fmt, op_weights, steps, f"calculator10 {fmt.name}")
-    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=learning_rate))
     start_params, config = extend_positions(start_params, config, recipe.model.max_len)
     if recipe.model != config:
         raise ValueError(f"{start_path} holds a different model: {config}")
@@ -207,8 +211,8 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     minutes = (time.perf_counter() - start) / 60
     params = state[0]
     flops = arithmetic.train_flops(recipe, count_params(params))
-    info = {"format": fmt.name, "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
-            "focus_steps": steps, "op_weights": dict(op_weights), "continued_from": start_path.name,
+    info = {"format": fmt.name, "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + recipe.steps,
+            "focus_steps": recipe.steps, "op_weights": dict(recipe.op_weights), "continued_from": start_path.name,
             "divisor_copies": divisor_copies, **(notes or {}),
             "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
             "params": count_params(params), "train_flops": first["train_flops"] + flops,
@@ -243,8 +247,8 @@ def divisors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathl
     """The third run: go on training ``start_path`` (the second run's model) with ``DIVISORS_WEIGHTS`` and
     small divisors drawn more often (``DIVISOR_COPIES``); saves the checkpoint and ``out/10_divisors_history.json``."""
     steps = 20 if quick else DIVISORS_STEPS
-    return go_on(start_path, checkpoint_path, out / "10_divisors_history.json", traces.WORKED, DIVISORS_WEIGHTS,
-                 steps, seed=4, quick=quick, divisor_copies=DIVISOR_COPIES)
+    return go_on(start_path, checkpoint_path, out / "10_divisors_history.json", traces.WORKED,
+                 gentle_recipe(traces.WORKED, DIVISORS_WEIGHTS, steps), seed=4, quick=quick, divisor_copies=DIVISOR_COPIES)
 
 
 # The fourth run follows the errors: the third run's exhaustive check counts, for every divisor b, how many of
@@ -276,8 +280,8 @@ def errors(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib
     division row drawn by its divisor's wrong rate (``extra_copies_from_errors``); saves the checkpoint and
     ``out/10_errors_history.json``."""
     steps = 20 if quick else ERRORS_STEPS
-    return go_on(start_path, checkpoint_path, out / "10_errors_history.json", traces.WORKED, ERRORS_WEIGHTS,
-                 steps, seed=5, quick=quick, divisor_copies=ERRORS_COPIES,
+    return go_on(start_path, checkpoint_path, out / "10_errors_history.json", traces.WORKED,
+                 gentle_recipe(traces.WORKED, ERRORS_WEIGHTS, steps), seed=5, quick=quick, divisor_copies=ERRORS_COPIES,
                  extra_by_divisor=extra_copies_from_errors(),
                  notes={"extra_copies_per_wrong_rate": ERRORS_PER_RATE, "errors_from": ERRORS_SOURCE.name})
 
@@ -316,8 +320,8 @@ def again(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib.
     divisors drawn as in the third run and every problem the fourth run got wrong (``wrong_path``) drawn
     ``AGAIN_EXTRA_PER_WRONG`` more times; saves the checkpoint and ``out/10_again_history.json``."""
     steps = 20 if quick else AGAIN_STEPS
-    return go_on(start_path, checkpoint_path, out / "10_again_history.json", traces.WORKED, ERRORS_WEIGHTS,
-                 steps, seed=6, quick=quick, divisor_copies=AGAIN_COPIES,
+    return go_on(start_path, checkpoint_path, out / "10_again_history.json", traces.WORKED,
+                 gentle_recipe(traces.WORKED, ERRORS_WEIGHTS, steps), seed=6, quick=quick, divisor_copies=AGAIN_COPIES,
                  extra_rows=lambda problems: extra_copies_for_wrong(problems, wrong_path),
                  notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": wrong_path.name})
 
@@ -401,9 +405,9 @@ def polish(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: pathlib
     def extra_rows(problems):
         return np.max([extra_copies_for_wrong(problems, path) for path in wrong_paths], axis=0)
 
-    return go_on(start_path, checkpoint_path, out / f"10_{name}_history.json", traces.WORKED, ERRORS_WEIGHTS,
-                 steps, seed=seed, quick=quick, divisor_copies=AGAIN_COPIES, extra_rows=extra_rows,
-                 learning_rate=POLISH_LEARNING_RATE,
+    return go_on(start_path, checkpoint_path, out / f"10_{name}_history.json", traces.WORKED,
+                 gentle_recipe(traces.WORKED, ERRORS_WEIGHTS, steps, POLISH_LEARNING_RATE), seed=seed, quick=quick,
+                 divisor_copies=AGAIN_COPIES, extra_rows=extra_rows,
                  notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG,
                         "errors_from": [path.name for path in wrong_paths]})
 
@@ -466,13 +470,19 @@ def large_recipe(steps: int, quick: bool = False) -> Recipe:
     return dataclasses.replace(recipe, op_weights=DIVISORS_WEIGHTS)
 
 
+def seconds_per_chunk(problems: Problems, row_copies, chunk: int = LARGE_CHUNK, validation_rows: int = VALIDATION_ROWS,
+                      quick: bool = False) -> float:
+    """Wall seconds that ``chunk`` steps of the larger recipe and one check of ``validation_rows`` rows take on
+    this device: the second of two timed chunks (the first compiles)."""
+    _, history = train_format(problems, large_recipe(2 * chunk, quick), seed=99, chunk=chunk, progress=False,
+                              row_copies=row_copies, validation_rows=validation_rows)
+    return history["seconds"][1] - history["seconds"][0]
+
+
 def steps_for_minutes(problems: Problems, row_copies, minutes: float, chunk: int = LARGE_CHUNK) -> int:
-    """How many steps (a multiple of ``chunk``) of the larger recipe fit in ``minutes`` on this device,
-    from the time of the second of two timed chunks (the first compiles)."""
-    _, history = train_format(problems, large_recipe(2 * chunk), seed=99, chunk=chunk, progress=False,
-                              row_copies=row_copies)
-    seconds_per_chunk = history["seconds"][1] - history["seconds"][0]
-    return max(1, int(minutes * 60 / seconds_per_chunk)) * chunk
+    """How many steps (a multiple of ``chunk``) of the larger recipe, with its usual checks, fit in ``minutes``
+    on this device."""
+    return max(1, int(minutes * 60 / seconds_per_chunk(problems, row_copies, chunk))) * chunk
 
 
 def large(checkpoint_path: pathlib.Path, out: pathlib.Path, steps: int | None = None, minutes: float | None = None,
@@ -514,30 +524,14 @@ def large_polish(start_path: pathlib.Path, checkpoint_path: pathlib.Path, out: p
                  steps: int = LARGE_POLISH_STEPS, quick: bool = False):
     """Go on training the larger model at ``start_path`` gently (see above), with the problems wrong in
     ``wrong_path`` drawn more often; saves the checkpoint and ``out/10_large_polish_history.json``."""
-    start_params, config, first = load_model(start_path)
-    problems = Problems.build(traces.WORKED)
-    row_copies = copies_by_divisor(problems, AGAIN_COPIES) + extra_copies_for_wrong(problems, wrong_path)
-    steps, chunk = (20, 10) if quick else (steps, min(LARGE_CHUNK, steps))
+    steps = 20 if quick else steps
     recipe = large_recipe(steps, quick)
     recipe = dataclasses.replace(recipe, op_weights=ERRORS_WEIGHTS, train=dataclasses.replace(
         recipe.train, learning_rate=LARGE_POLISH_LEARNING_RATE, warmup_steps=min(100, max(1, steps // 10))))
-    if recipe.model != config:
-        raise ValueError(f"{start_path} holds a different model: {config}")
-    start = time.perf_counter()
-    state, history = train_format(problems, recipe, seed=11, chunk=chunk, start_params=start_params,
-                                  row_copies=row_copies)
-    minutes = (time.perf_counter() - start) / 60
-    params = state[0]
-    info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": first["steps"] + steps,
-            "focus_steps": steps, "op_weights": dict(ERRORS_WEIGHTS), "continued_from": start_path.name,
-            "divisor_copies": AGAIN_COPIES, "extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG,
-            "errors_from": wrong_path.name, "focus_minutes": minutes, "train_minutes": first["train_minutes"] + minutes,
-            "params": count_params(params),
-            "train_flops": first["train_flops"] + arithmetic.train_flops(recipe, count_params(params)),
-            "hardware": runtime.hardware_line()}
-    checkpoint.save(checkpoint_path, params, recipe.model, **info)
-    (out / "10_large_polish_history.json").write_text(json.dumps({**info, "history": history}) + "\n")
-    return params, recipe.model, history, info
+    return go_on(start_path, checkpoint_path, out / "10_large_polish_history.json", traces.WORKED, recipe, seed=11,
+                 quick=quick, chunk=LARGE_CHUNK, divisor_copies=AGAIN_COPIES,
+                 extra_rows=lambda problems: extra_copies_for_wrong(problems, wrong_path),
+                 notes={"extra_copies_per_wrong_problem": AGAIN_EXTRA_PER_WRONG, "errors_from": wrong_path.name})
 
 
 @functools.lru_cache(maxsize=None)
@@ -647,6 +641,30 @@ def greedy_answers(params, config, fmt: traces.Format, a, b, op: str, batch: int
     return np.concatenate(out)
 
 
+def disagreements(params, config, fmt: traces.Format, wrong, n_sample: int, seed: int = 0, batch: int = 4000) -> tuple:
+    """Score a model here on every problem that an exhaustive check elsewhere found wrong (``wrong``: the
+    arrays of its ``10_wrong*.npz``, ``"<name>_a"``, ``"<name>_b"`` per operation) plus ``n_sample`` random
+    problems of each operation (``%`` is scored with ``//`` where ``fmt`` writes both on one row).
+    Returns (problems scored, problems whose verdict here differs from that check's)."""
+    def listed(op, ab):
+        return np.asarray(wrong[f"{OP_NAMES[op]}_{ab}"], np.int64)
+
+    rng, scored, differ, fields = np.random.default_rng(seed), 0, 0, set()
+    for op in OPERATIONS:
+        if fmt.operator_field[op] in fields:
+            continue
+        fields.add(fmt.operator_field[op])
+        a = np.concatenate([listed(op, "a"), rng.integers(0, 1000, n_sample)])
+        b = np.concatenate([listed(op, "b"), rng.integers(1, 1000, n_sample)])
+        if len(a) == 0:
+            continue
+        here = exhaustive(params, config, fmt, batch, pairs=(a, b), progress=False, order=(op,), decode_at_most=0)
+        wrong_here = set(zip(here["wrong_a"][op].tolist(), here["wrong_b"][op].tolist()))
+        differ += len(wrong_here ^ set(zip(listed(op, "a").tolist(), listed(op, "b").tolist())))
+        scored += len(set(zip(a.tolist(), b.tolist())))
+    return scored, differ
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.trace_study", description=__doc__.splitlines()[0])
     polish_steps = tuple(polish_name(round_) for round_ in range(1, POLISH_ROUNDS + 1))
@@ -692,8 +710,9 @@ def main(argv=None) -> int:
     elif args.step == "long-division":
         steps = 20 if args.quick else LONG_DIVISION_STEPS
         target = out / "calculator10_division" if args.quick else DIVISION_CHECKPOINT
-        go_on(CHECKPOINT, target, out / "10_division_history.json", traces.get_format(args.format),
-              LONG_DIVISION_WEIGHTS, steps, seed=3, quick=args.quick)
+        fmt = traces.get_format(args.format)
+        go_on(CHECKPOINT, target, out / "10_division_history.json", fmt, gentle_recipe(fmt, LONG_DIVISION_WEIGHTS, steps),
+              seed=3, quick=args.quick)
     elif args.step == "divisors":
         if args.quick:
             ship(first, out, quick=True)
@@ -725,10 +744,11 @@ def main(argv=None) -> int:
     elif args.step == "large-polish":
         if args.quick:
             large(large_path, out, quick=True)
-        wrong = out / "10_wrong_large.npz"
-        if args.quick:
-            np.savez(wrong, **{f"{name}_{ab}": np.array([1, 2], np.uint16) for name in OP_NAMES.values() for ab in "ab"})
-        large_polish(large_path, large_polish_path, out, wrong, quick=args.quick)
+            # the tiny model checked on 200 random problems stands in for the exhaustive check of the first
+            params, config, _ = load_model(large_path)
+            pairs = np.random.default_rng(0).integers(1, 1000, (2, 200))
+            save_exhaustive(exhaustive(params, config, traces.WORKED, batch=200, pairs=pairs, progress=False), out, "_large")
+        large_polish(large_path, large_polish_path, out, out / "10_wrong_large.npz", quick=args.quick)
     elif args.step == "large-mean":
         mean_model(((large_path, 0.5), (large_polish_path, 0.5)), large_mean_path)
     elif args.step == "rounds-mean":
