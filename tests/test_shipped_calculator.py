@@ -76,7 +76,7 @@ def test_this_machine_agrees_with_the_gpus_exhaustive_check(calculator):
     listed = dict(np.load(WRONG_10))
     scored, differ = trace_study.disagreements(calculator.params, calculator.config, calculator.format, listed,
                                                n_sample=100, seed=3, batch=500)
-    assert scored >= 333 + 4 * 100 - 5 and differ == 0
+    assert scored >= 333 + 4 * 100 - 5 and differ == 0       # a random problem may repeat a listed one
     listed["add_a"], listed["add_b"] = np.array([1], np.uint16), np.array([1], np.uint16)   # 1+1 is right
     assert trace_study.disagreements(calculator.params, calculator.config, calculator.format, listed,
                                      n_sample=0, batch=500) == (333 + 1, 1)
