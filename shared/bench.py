@@ -333,18 +333,25 @@ def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
     return race(time_to_100_recipes(), sizes.seeds, sizes.epoch_rows, sizes.max_epochs, progress)
 
 
-def run(sizes: Sizes = FULL, progress: bool = True, path=None) -> dict:
-    """Every benchmark, in one dict (what ``save`` writes); with ``path``, saved there after each benchmark,
-    so a run stopped early keeps what it measured."""
-    peak = matmul_peak(sizes.matmul_sizes, sizes.repeats)
-    results = {"hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
+BENCHMARKS = ("memory_bandwidth", "train_step", "epoch", "decoding", "time_to_100")
+
+
+def run(sizes: Sizes = FULL, progress: bool = True, path=None, only=BENCHMARKS, earlier: dict | None = None) -> dict:
+    """The benchmarks named in ``only`` (default: all of ``BENCHMARKS``) after the matmul peak, in one dict
+    (what ``save`` writes); with ``path``, saved there after each benchmark, so a run stopped early keeps what
+    it measured. ``earlier``: the results of an earlier run on the same hardware and sizes, to add to: what
+    is not measured again is kept, and so is its matmul peak, so that every utilisation in the file is a
+    fraction of one peak."""
+    earlier = earlier or {}
+    peak = earlier.get("matmul_peak") or matmul_peak(sizes.matmul_sizes, sizes.repeats)
+    results = {**earlier, "hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
                "sizes": dataclasses.asdict(sizes), "matmul_peak": peak}
     benchmarks = {"memory_bandwidth": lambda: memory_bandwidth(sizes.copy_mib, sizes.repeats),
                   "train_step": lambda: scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
                   "epoch": lambda: epoch_loops(sizes, progress), "decoding": lambda: decoding(sizes, progress),
                   "time_to_100": lambda: time_to_100(sizes, progress)}
-    for name, measure in benchmarks.items():
-        results[name] = measure()
+    for name in only:
+        results[name] = benchmarks[name]()
         if path is not None:
             save(results, path)
     return results
@@ -374,6 +381,10 @@ def main(argv=None) -> int:
                                                               "(about 10 minutes; writes figures/09_time_to_100_sweep.json)")
     parser.add_argument("--out", help="where to write the JSON (default: figures/09_bench.json, or a "
                                       "temporary folder with --quick or in quick mode)")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS,
+                        help="run these benchmarks only (the matmul peak is always measured or kept)")
+    parser.add_argument("--add", action="store_true",
+                        help="add to the results already in the output file (same hardware and sizes)")
     args = parser.parse_args(argv)
     quick = args.quick or runtime.QUICK
     name = "09_time_to_100_sweep.json" if args.sweep else "09_bench.json"
@@ -381,7 +392,19 @@ def main(argv=None) -> int:
     if out is None and quick:                   # quick results never overwrite the published ones
         out = runtime.scratch_dir("catculator-bench-") / name
     path = Path(out) if out is not None else runtime.output_dir() / name
-    results = sweep(quick) if args.sweep else run(QUICK if quick else FULL, path=path)
+    sizes = QUICK if quick else FULL
+    earlier = None
+    if args.add and not args.sweep:
+        if not path.exists():
+            parser.error(f"--add: there are no results at {path} to add to")
+        earlier = json.loads(path.read_text())
+        if earlier.get("hardware") != runtime.hardware_line():
+            parser.error(f"--add: {path.name} was measured on {earlier.get('hardware')!r}, this run is on "
+                         f"{runtime.hardware_line()!r}: write to another file")
+        if earlier.get("sizes") != json.loads(json.dumps(dataclasses.asdict(sizes))):
+            parser.error(f"--add: {path.name} was measured at other sizes (quick or full) than this run: "
+                         "write to another file")
+    results = sweep(quick) if args.sweep else run(sizes, path=path, only=tuple(args.only), earlier=earlier)
     save(results, path)
     print(f"{results['hardware']}\nwrote {path}")
     return 0

@@ -45,9 +45,24 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert all([run["seed"] for run in race["runs"]] == [0] for race in results["time_to_100"].values())
 
 
+def test_only_some_benchmarks_added_to_earlier_results_keep_the_rest_and_its_peak(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    earlier = {"hardware": runtime.hardware_line(), "sizes": dataclasses.asdict(bench.QUICK), "devices": 1,
+               "matmul_peak": {"flop_per_s": 1e9}, "decoding": {"kept": True}}
+    out.write_text(json.dumps(earlier))
+    assert bench.main(["--quick", "--only", "epoch", "--add", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["decoding"] == {"kept": True} and results["matmul_peak"] == {"flop_per_s": 1e9}
+    assert results["epoch"]["steps_per_epoch"] == 10 and "time_to_100" not in results
+    out.write_text(json.dumps({**earlier, "hardware": "another machine"}))
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--only", "epoch", "--add", "--out", str(out)])
+    assert "write to another file" in capsys.readouterr().err
+
+
 def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
     before = {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
-    monkeypatch.setattr(bench, "run", lambda sizes, progress=True, path=None: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
+    monkeypatch.setattr(bench, "run", lambda sizes, **kwargs: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
     assert bench.main(["--quick"]) == 0
     written = capsys.readouterr().out.split("wrote ")[-1].strip()
     assert runtime.REPO_ROOT / "figures" not in Path(written).parents
