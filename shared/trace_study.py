@@ -646,21 +646,19 @@ def disagreements(params, config, fmt: traces.Format, wrong, n_sample: int, seed
     arrays of its ``10_wrong*.npz``, ``"<name>_a"``, ``"<name>_b"`` per operation) plus ``n_sample`` random
     problems of each operation (``%`` is scored with ``//`` where ``fmt`` writes both on one row).
     Returns (problems scored, problems whose verdict here differs from that check's)."""
-    def listed(op, ab):
-        return np.asarray(wrong[f"{OP_NAMES[op]}_{ab}"], np.int64)
-
     rng, scored, differ, fields = np.random.default_rng(seed), 0, 0, set()
     for op in OPERATIONS:
         if fmt.operator_field[op] in fields:
             continue
         fields.add(fmt.operator_field[op])
-        a = np.concatenate([listed(op, "a"), rng.integers(0, 1000, n_sample)])
-        b = np.concatenate([listed(op, "b"), rng.integers(1, 1000, n_sample)])
+        listed_a, listed_b = (np.asarray(wrong[f"{OP_NAMES[op]}_{ab}"], np.int64) for ab in "ab")
+        a = np.concatenate([listed_a, rng.integers(0, 1000, n_sample)])
+        b = np.concatenate([listed_b, rng.integers(1, 1000, n_sample)])
         if len(a) == 0:
             continue
         here = exhaustive(params, config, fmt, batch, pairs=(a, b), progress=False, order=(op,), decode_at_most=0)
         wrong_here = set(zip(here["wrong_a"][op].tolist(), here["wrong_b"][op].tolist()))
-        differ += len(wrong_here ^ set(zip(listed(op, "a").tolist(), listed(op, "b").tolist())))
+        differ += len(wrong_here ^ set(zip(listed_a.tolist(), listed_b.tolist())))
         scored += len(set(zip(a.tolist(), b.tolist())))
     return scored, differ
 
@@ -742,10 +740,8 @@ def main(argv=None) -> int:
     elif args.step == "large":
         large(large_path, out, args.steps, args.minutes, args.quick)
     elif args.step == "large-polish":
-        if args.quick:
-            large(large_path, out, quick=True)
-            # the tiny model checked on 200 random problems stands in for the exhaustive check of the first
-            params, config, _ = load_model(large_path)
+        if args.quick:   # the tiny model checked on 200 random problems stands in for the first's exhaustive check
+            params, config, _, _ = large(large_path, out, quick=True)
             pairs = np.random.default_rng(0).integers(1, 1000, (2, 200))
             save_exhaustive(exhaustive(params, config, traces.WORKED, batch=200, pairs=pairs, progress=False), out, "_large")
         large_polish(large_path, large_polish_path, out, out / "10_wrong_large.npz", quick=args.quick)
