@@ -17,11 +17,14 @@ def test_first_code_cell_is_the_setup_cell(path):
     assert "".join(first_code["source"]) == runtime.SETUP_CELL, "copy shared/runtime.SETUP_CELL into this notebook"
 
 
-def test_setup_cell_finds_the_package_from_a_subfolder():
-    done = subprocess.run([sys.executable, "-c", runtime.SETUP_CELL], cwd=runtime.REPO_ROOT / "notebooks",
+def test_setup_cell_finds_the_package_from_a_subfolder_and_asks_for_exact_float32_products():
+    check = "\nimport jax; print('matmul precision:', jax.config.jax_default_matmul_precision)"
+    done = subprocess.run([sys.executable, "-c", runtime.SETUP_CELL + check], cwd=runtime.REPO_ROOT / "notebooks",
                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "CI": "1"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("runtime: backend=") and "mode=quick" in done.stdout
+    # a GPU's TF32 or a TPU's bfloat16 passes would move the notebooks' allclose checks past 1e-4
+    assert "matmul precision: highest" in done.stdout, done.stdout
 
 
 def test_the_mode_line_switches_quick_mode_on_and_ci_overrides_it():
