@@ -127,13 +127,34 @@ def parse_lines(lines, parse_one, from_stdin: bool):
     return parsed, status
 
 
+def split_arguments(argv: list[str], flags: tuple[str, ...], valued: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(options, problems): argparse would read ``-3+4`` or ``-3x^2`` as an unknown option, so every argument
+    that is neither one of ``flags`` (``-h``, ``--show-work``), one of ``valued`` with its value
+    (``--checkpoint PATH``), nor starts with ``--`` (``--checkpoint=PATH``, or a misspelt option for argparse
+    to refuse) is a problem, in order, for the problem parser to judge. Shared with ``shared.derive``."""
+    options, problems, i = [], [], 0
+    while i < len(argv):
+        if argv[i] in valued:
+            options += argv[i:i + 2]
+            i += 1
+        elif argv[i] in flags or argv[i].startswith("--"):   # ours, or a misspelt option argparse names
+            options.append(argv[i])
+        else:
+            problems.append(argv[i])
+        i += 1
+    return options, problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.calc", description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", help='problems such as "123*45"; none: read stdin, one per line')
     parser.add_argument("--checkpoint", default=str(CHECKPOINT_10), help="checkpoint path (without suffix); "
                         "default notebook 10's 3.2M model")
     parser.add_argument("--show-work", action="store_true", help="print what the model wrote before each answer")
-    args = parser.parse_args(argv)
+    options, problems = split_arguments(sys.argv[1:] if argv is None else list(argv),
+                                        flags=("-h", "--help", "--show-work"), valued=("--checkpoint",))
+    args = parser.parse_args(options)
+    args.problems = problems
     from_stdin = not args.problems
     lines = sys.stdin.read().splitlines() if from_stdin else args.problems
 

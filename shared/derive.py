@@ -359,22 +359,6 @@ class Differentiator:
         return as_text(write(self.params, self.config, np.asarray(coeffs), batch=max(8, -(-len(coeffs) // 8) * 8)))
 
 
-def _split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(options, polynomials): argparse would read ``-3x^2`` as an unknown option, so every argument that
-    is not one of ours (``--checkpoint PATH``, ``--train``, ``--quick``, ``-h``) is a polynomial, in order."""
-    options, polynomials, i = [], [], 0
-    while i < len(argv):
-        if argv[i] == "--checkpoint":
-            options += argv[i:i + 2]
-            i += 1
-        elif argv[i] in ("--train", "--quick", "--evaluate", "-h", "--help") or argv[i].startswith("--checkpoint="):
-            options.append(argv[i])
-        else:
-            polynomials.append(argv[i])
-        i += 1
-    return options, polynomials
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.derive", description=__doc__.splitlines()[0])
     parser.add_argument("polynomials", nargs="*", help='polynomials such as "-3x^3+4x^2-4"; none: read stdin')
@@ -384,7 +368,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="with --train: a tiny run into a temporary folder")
     parser.add_argument("--evaluate", action="store_true", help="score the model on 10,000 different test "
                         "polynomials (figures/12_derive_distinct.json)")
-    options, polynomials = _split_arguments(sys.argv[1:] if argv is None else list(argv))
+    from .calc import parse_lines, split_arguments, use_compilation_cache
+    options, polynomials = split_arguments(sys.argv[1:] if argv is None else list(argv),
+                                           flags=("--train", "--quick", "--evaluate", "-h", "--help"), valued=("--checkpoint",))
     args = parser.parse_args(options)
     args.polynomials = polynomials
     if args.evaluate:
@@ -404,7 +390,6 @@ def main(argv=None) -> int:
         return 0
     from_stdin = not args.polynomials
     lines = sys.stdin.read().splitlines() if from_stdin else args.polynomials
-    from .calc import parse_lines, use_compilation_cache
     parsed, status = parse_lines(lines, parse_line, from_stdin)
     good = [p for p in parsed if p is not None]
     if good:

@@ -92,6 +92,16 @@ def test_cli_answers_one_line_per_problem_and_reports_bad_lines(tiny_checkpoint)
     assert "Traceback" not in done.stderr
 
 
+def test_a_negative_operand_on_the_command_line_is_a_bad_problem_not_an_unknown_option(tiny_checkpoint):
+    done = _calc("-3+4", "--checkpoint", str(tiny_checkpoint), "2+2")
+    assert done.returncode == 1 and done.stdout.split("\n")[0] == "" and len(done.stdout.split("\n")) == 3
+    assert done.stderr.splitlines()[0] == "negative operands are not supported: '-3+4'"   # then, maybe, the untrained
+    assert "Traceback" not in done.stderr and "unrecognized arguments" not in done.stderr  # model's unreadable 2+2
+    assert calc.split_arguments(["-3+4", "--checkpoint", "ck", "--show-work", "--chekpoint=x", "1+1"],
+                                flags=("--show-work",), valued=("--checkpoint",)) == (
+        ["--checkpoint", "ck", "--show-work", "--chekpoint=x"], ["-3+4", "1+1"])
+
+
 @pytest.mark.parametrize("damage", ["missing", "corrupt npz", "corrupt json"])
 def test_cli_missing_or_corrupt_checkpoint_is_one_clear_line(tmp_path, tiny_checkpoint, damage):
     path = tmp_path / "ck"
