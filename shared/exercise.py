@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Callable
 
 
-def check(attempt: Callable, test: Callable[[Callable], None]) -> bool:
+def check(attempt: Callable, test: Callable[[Callable], None]) -> None:
     """Run ``test(attempt)`` and say in one line how it went: "not written yet" while ``attempt`` still
-    raises ``NotImplementedError`` (the stub), "passes" when ``test`` returns. A wrong answer is not caught:
-    ``test`` raises an ``AssertionError`` whose message says what differs. Returns whether it passed."""
+    raises ``NotImplementedError`` (the stub), "passes the check" when ``test`` returns. A wrong answer is
+    not caught: ``test`` raises an ``AssertionError`` whose message says what differs. Returns nothing, so
+    that a cell ending with the check shows only its line."""
     name = getattr(attempt, "__name__", "your function")
     try:
         test(attempt)
     except NotImplementedError:
         print(f"{name}: not written yet (fill in the cell above; the solution is in the collapsed cell below)")
-        return False
+        return
     print(f"{name}: passes the check")
-    return True
