@@ -127,17 +127,17 @@ def parse_lines(lines, parse_one, from_stdin: bool):
     return parsed, status
 
 
-def split_arguments(argv: list[str], flags: tuple[str, ...], valued: tuple[str, ...]) -> tuple[list[str], list[str]]:
+def split_arguments(argv: list[str], valued: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(options, problems): argparse would read ``-3+4`` or ``-3x^2`` as an unknown option, so every argument
-    that is neither one of ``flags`` (``-h``, ``--show-work``), one of ``valued`` with its value
-    (``--checkpoint PATH``), nor starts with ``--`` (``--checkpoint=PATH``, or a misspelt option for argparse
-    to refuse) is a problem, in order, for the problem parser to judge. Shared with ``shared.derive``."""
+    is a problem, in order, for the problem parser to judge, except ``-h``, anything starting with ``--``
+    (``--show-work``, ``--checkpoint=PATH``, or a misspelt option for argparse to refuse) and the value that
+    follows an option of ``valued`` (``--checkpoint PATH``). Shared with ``shared.derive``."""
     options, problems, i = [], [], 0
     while i < len(argv):
         if argv[i] in valued:
             options += argv[i:i + 2]
             i += 1
-        elif argv[i] in flags or argv[i].startswith("--"):   # ours, or a misspelt option argparse names
+        elif argv[i] == "-h" or argv[i].startswith("--"):
             options.append(argv[i])
         else:
             problems.append(argv[i])
@@ -151,8 +151,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", default=str(CHECKPOINT_10), help="checkpoint path (without suffix); "
                         "default notebook 10's 3.2M model")
     parser.add_argument("--show-work", action="store_true", help="print what the model wrote before each answer")
-    options, problems = split_arguments(sys.argv[1:] if argv is None else list(argv),
-                                        flags=("-h", "--help", "--show-work"), valued=("--checkpoint",))
+    options, problems = split_arguments(sys.argv[1:] if argv is None else list(argv), valued=("--checkpoint",))
     args = parser.parse_args(options)
     args.problems = problems
     from_stdin = not args.problems

@@ -369,8 +369,7 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluate", action="store_true", help="score the model on 10,000 different test "
                         "polynomials (figures/12_derive_distinct.json)")
     from .calc import parse_lines, split_arguments, use_compilation_cache
-    options, polynomials = split_arguments(sys.argv[1:] if argv is None else list(argv),
-                                           flags=("--train", "--quick", "--evaluate", "-h", "--help"), valued=("--checkpoint",))
+    options, polynomials = split_arguments(sys.argv[1:] if argv is None else list(argv), valued=("--checkpoint",))
     args = parser.parse_args(options)
     args.polynomials = polynomials
     if args.evaluate:

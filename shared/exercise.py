@@ -1,9 +1,10 @@
 """Exercises: a stub for the learner to fill in, one check that says how it went, the solution below it.
 
-A notebook's exercise is three cells: the task in prose; a stub that raises ``NotImplementedError`` until
-the learner writes it, followed by ``exercise.check(stub, test)``; and a solution cell, collapsed on Colab
-and in Jupyter, that runs the same check on a worked answer. So the notebook runs top to bottom before the
-exercise is done, and CI checks that the solution passes the test a learner's version must pass.
+A notebook's exercise is the task in prose; a stub that raises ``NotImplementedError`` until the learner
+writes it, and its test ending with ``exercise.check(stub, test)`` (one cell or two); and a solution cell,
+collapsed on Colab and in Jupyter, that runs the same check on a worked answer. So the notebook runs top to
+bottom before the exercise is done, and CI checks that the solution passes the test a learner's version must
+pass.
 """
 from __future__ import annotations
 

@@ -97,9 +97,9 @@ def test_a_negative_operand_on_the_command_line_is_a_bad_problem_not_an_unknown_
     assert done.returncode == 1 and done.stdout.split("\n")[0] == "" and len(done.stdout.split("\n")) == 3
     assert done.stderr.splitlines()[0] == "negative operands are not supported: '-3+4'"   # then, maybe, the untrained
     assert "Traceback" not in done.stderr and "unrecognized arguments" not in done.stderr  # model's unreadable 2+2
-    assert calc.split_arguments(["-3+4", "--checkpoint", "ck", "--show-work", "--chekpoint=x", "1+1"],
-                                flags=("--show-work",), valued=("--checkpoint",)) == (
-        ["--checkpoint", "ck", "--show-work", "--chekpoint=x"], ["-3+4", "1+1"])
+    assert calc.split_arguments(["-3+4", "--checkpoint", "ck", "--show-work", "--chekpoint=x", "-h", "1+1"],
+                                valued=("--checkpoint",)) == (
+        ["--checkpoint", "ck", "--show-work", "--chekpoint=x", "-h"], ["-3+4", "1+1"])
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt npz", "corrupt json"])
