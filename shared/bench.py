@@ -259,11 +259,12 @@ def decoding(sizes: Sizes, progress: bool = True) -> dict:
 
 
 def race(recipes: dict, seeds, epoch_rows: int | None = None, max_epochs: int | None = None,
-         progress: bool = True, desc: str | None = None) -> dict:
+         progress: bool = True, desc: str | None = None, after_recipe=None) -> dict:
     """For each recipe ``name -> (model config, train config, number format)``, once per seed: wall time
     from a cold start (``jax.clear_caches()``, so init and every compile are paid again) until the model
     first scores 100% exact on all 2,800 held-out 2-digit problems, evaluated after every epoch. The same
-    split of the same problems for every recipe; ``max_epochs`` caps each recipe's budget (quick mode)."""
+    split of the same problems for every recipe; ``max_epochs`` caps each recipe's budget (quick mode).
+    ``after_recipe(results so far)`` is called after each recipe (to save them, so a run cut off keeps them)."""
     results = {}
     bar = tqdm(total=len(recipes) * len(seeds), desc=desc or "time to 100%", disable=not progress)
     for name, (model_config, train_config, fmt) in recipes.items():
@@ -288,6 +289,8 @@ def race(recipes: dict, seeds, epoch_rows: int | None = None, max_epochs: int | 
                          "layers": model_config.n_layers, "batch_size": train_config.batch_size,
                          "learning_rate": train_config.learning_rate, "epochs": train_config.epochs,
                          "format": dataclasses.asdict(fmt)}
+        if after_recipe is not None:
+            after_recipe(results)
     bar.close()
     return results
 
@@ -328,20 +331,29 @@ def sweep_recipes() -> dict[str, tuple[ModelConfig, train.TrainConfig, data.Numb
     return recipes
 
 
-def time_to_100(sizes: Sizes, progress: bool = True) -> dict:
-    """``race`` over ``time_to_100_recipes`` with the seeds of ``sizes``."""
-    return race(time_to_100_recipes(), sizes.seeds, sizes.epoch_rows, sizes.max_epochs, progress)
+def time_to_100(sizes: Sizes, progress: bool = True, names=None, after_recipe=None) -> dict:
+    """``race`` over ``time_to_100_recipes`` (or only those in ``names``, in that order) with the seeds of
+    ``sizes``; ``after_recipe`` as in ``race``."""
+    recipes = time_to_100_recipes()
+    unknown = [name for name in names or () if name not in recipes]
+    if unknown:
+        raise ValueError(f"no time-to-100% recipe named {unknown}; the recipes are {list(recipes)}")
+    if names is not None:
+        recipes = {name: recipes[name] for name in names}
+    return race(recipes, sizes.seeds, sizes.epoch_rows, sizes.max_epochs, progress, after_recipe=after_recipe)
 
 
 BENCHMARKS = ("memory_bandwidth", "train_step", "epoch", "decoding", "time_to_100")
 
 
-def run(sizes: Sizes = FULL, progress: bool = True, path=None, only=BENCHMARKS, earlier: dict | None = None) -> dict:
+def run(sizes: Sizes = FULL, progress: bool = True, path=None, only=BENCHMARKS, earlier: dict | None = None,
+        recipes=None) -> dict:
     """The benchmarks named in ``only`` (default: all of ``BENCHMARKS``) after the matmul peak, in one dict
-    (what ``save`` writes); with ``path``, saved there after each benchmark, so a run stopped early keeps what
-    it measured. ``earlier``: the results of an earlier run on the same hardware and sizes, to add to: what
-    is not measured again is kept, and so is its matmul peak, so that every utilisation in the file is a
-    fraction of one peak."""
+    (what ``save`` writes); with ``path``, saved there after each benchmark (and after each recipe of the
+    race to 100%), so a run stopped early keeps what it measured. ``earlier``: the results of an earlier run
+    on the same hardware and sizes, to add to: what is not measured again is kept (the race's other recipes
+    too), and so is its matmul peak, so that every utilisation in the file is a fraction of one peak.
+    ``recipes``: race only these ``time_to_100_recipes``, in this order (default: all)."""
     earlier = earlier or {}
     peak = earlier.get("matmul_peak") or matmul_peak(sizes.matmul_sizes, sizes.repeats)
     results = {**earlier, "hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
@@ -349,7 +361,13 @@ def run(sizes: Sizes = FULL, progress: bool = True, path=None, only=BENCHMARKS, 
     benchmarks = {"memory_bandwidth": lambda: memory_bandwidth(sizes.copy_mib, sizes.repeats),
                   "train_step": lambda: scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
                   "epoch": lambda: epoch_loops(sizes, progress), "decoding": lambda: decoding(sizes, progress),
-                  "time_to_100": lambda: time_to_100(sizes, progress)}
+                  "time_to_100": lambda: {**earlier.get("time_to_100", {}),
+                                          **time_to_100(sizes, progress, recipes, after_recipe=save_race)}}
+
+    def save_race(races):
+        if path is not None:
+            save({**results, "time_to_100": {**earlier.get("time_to_100", {}), **races}}, path)
+
     for name in only:
         results[name] = benchmarks[name]()
         if path is not None:
@@ -383,9 +401,18 @@ def main(argv=None) -> int:
                                       "temporary folder with --quick or in quick mode)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS,
                         help="run these benchmarks only (the matmul peak is always measured or kept)")
+    parser.add_argument("--recipes", nargs="+", metavar="NAME",
+                        help="race only these time-to-100%% recipes, in this order (default: all of them: "
+                             + "; ".join(time_to_100_recipes()) + ")")
     parser.add_argument("--add", action="store_true",
                         help="add to the results already in the output file (same hardware and sizes)")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.recipes or () if name not in time_to_100_recipes()]
+    if unknown:
+        parser.error(f"--recipes: no recipe named {', '.join(map(repr, unknown))}; the recipes are "
+                     + ", ".join(map(repr, time_to_100_recipes())))
+    if args.recipes and "time_to_100" not in args.only:
+        parser.error("--recipes chooses recipes of the time_to_100 benchmark, which --only leaves out")
     quick = args.quick or runtime.QUICK
     name = "09_time_to_100_sweep.json" if args.sweep else "09_bench.json"
     out = args.out
@@ -404,7 +431,8 @@ def main(argv=None) -> int:
         if earlier.get("sizes") != json.loads(json.dumps(dataclasses.asdict(sizes))):
             parser.error(f"--add: {path.name} was measured at other sizes (quick or full) than this run: "
                          "write to another file")
-    results = sweep(quick) if args.sweep else run(sizes, path=path, only=tuple(args.only), earlier=earlier)
+    results = sweep(quick) if args.sweep else run(sizes, path=path, only=tuple(args.only), earlier=earlier,
+                                                           recipes=args.recipes)
     save(results, path)
     print(f"{results['hardware']}\nwrote {path}")
     return 0

@@ -60,6 +60,24 @@ def test_only_some_benchmarks_added_to_earlier_results_keep_the_rest_and_its_pea
     assert "write to another file" in capsys.readouterr().err
 
 
+def test_some_recipes_raced_and_added_to_earlier_races_keep_the_others(tmp_path, capsys):
+    """``--recipes`` races only the recipes named, saves after each, and ``--add`` keeps the other recipes'
+    earlier races; a recipe name that does not exist is a clear error, not a KeyError."""
+    out, fastest = tmp_path / "bench.json", list(bench.time_to_100_recipes())[-1]
+    earlier = {"hardware": runtime.hardware_line(), "sizes": dataclasses.asdict(bench.QUICK), "devices": 1,
+               "matmul_peak": {"flop_per_s": 1e9}, "time_to_100": {"06 masked rung": {"kept": True}}}
+    out.write_text(json.dumps(earlier))
+    assert bench.main(["--quick", "--only", "time_to_100", "--recipes", fastest, "--add", "--out", str(out)]) == 0
+    races = json.loads(out.read_text())["time_to_100"]
+    assert set(races) == {"06 masked rung", fastest} and races["06 masked rung"] == {"kept": True}
+    assert [run["seed"] for run in races[fastest]["runs"]] == list(bench.QUICK.seeds)
+    for bad in (["--recipes", "no such recipe"], ["--only", "epoch", "--recipes", fastest]):
+        with pytest.raises(SystemExit):
+            bench.main(["--quick", "--out", str(out), *bad])
+    err = capsys.readouterr().err
+    assert "no recipe named 'no such recipe'" in err and "--only leaves out" in err
+
+
 def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
     before = {p: p.stat().st_mtime for p in (runtime.REPO_ROOT / "figures").glob("*")}
     monkeypatch.setattr(bench, "run", lambda sizes, **kwargs: {"hardware": "h", "sizes": dataclasses.asdict(sizes)})
