@@ -44,10 +44,12 @@ fi
 
 # 2. The unit tests (4 workers), then every notebook in quick mode, $JOBS jobs at a time (15 at once on 16 cores
 # was too many: every job slowed down); each job stops at the deadline (less 90 s when the race goes on after).
+# Compiling for the GPU takes seconds per program, and notebooks 02-06 compile the same ones: the jobs share
+# JAX's persistent compilation cache (not the race, whose times must include compiling; not yet tried there).
 limit=$(( $(left) - (RACE == 1 ? 90 : 5) ))
 job() {  # job NAME COMMAND...: run it with the time limit, log it, write its one line for the report
     local name=$1 started=$(date +%s); shift
-    CATCULATOR_QUICK=1 timeout "$limit" "$@" > "$logs/$name.log" 2>&1
+    CATCULATOR_QUICK=1 JAX_COMPILATION_CACHE_DIR="$logs/jax-cache" timeout "$limit" "$@" > "$logs/$name.log" 2>&1
     local status=$?
     echo "$name: exit status $status, $(( $(date +%s) - started )) s" > "$logs/$name.status"
 }
