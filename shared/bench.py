@@ -401,16 +401,12 @@ def main(argv=None) -> int:
                                       "temporary folder with --quick or in quick mode)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS,
                         help="run these benchmarks only (the matmul peak is always measured or kept)")
-    parser.add_argument("--recipes", nargs="+", metavar="NAME",
+    parser.add_argument("--recipes", nargs="+", metavar="NAME", choices=list(time_to_100_recipes()),
                         help="race only these time-to-100%% recipes, in this order (default: all of them: "
                              + "; ".join(time_to_100_recipes()) + ")")
     parser.add_argument("--add", action="store_true",
                         help="add to the results already in the output file (same hardware and sizes)")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.recipes or () if name not in time_to_100_recipes()]
-    if unknown:
-        parser.error(f"--recipes: no recipe named {', '.join(map(repr, unknown))}; the recipes are "
-                     + ", ".join(map(repr, time_to_100_recipes())))
     if args.recipes and "time_to_100" not in args.only:
         parser.error("--recipes chooses recipes of the time_to_100 benchmark, which --only leaves out")
     quick = args.quick or runtime.QUICK

@@ -75,7 +75,7 @@ def test_some_recipes_raced_and_added_to_earlier_races_keep_the_others(tmp_path,
         with pytest.raises(SystemExit):
             bench.main(["--quick", "--out", str(out), *bad])
     err = capsys.readouterr().err
-    assert "no recipe named 'no such recipe'" in err and "--only leaves out" in err
+    assert "invalid choice: 'no such recipe'" in err and "--only leaves out" in err
 
 
 def test_quick_benchmark_never_writes_into_figures(monkeypatch, capsys):
