@@ -358,16 +358,16 @@ def run(sizes: Sizes = FULL, progress: bool = True, path=None, only=BENCHMARKS, 
     peak = earlier.get("matmul_peak") or matmul_peak(sizes.matmul_sizes, sizes.repeats)
     results = {**earlier, "hardware": runtime.hardware_line(), "devices": jax.local_device_count(),
                "sizes": dataclasses.asdict(sizes), "matmul_peak": peak}
+    earlier_races = earlier.get("time_to_100", {})
+
+    def save_race(races):                       # after each recipe: the earlier races, then this run's so far
+        if path is not None:
+            save({**results, "time_to_100": {**earlier_races, **races}}, path)
+
     benchmarks = {"memory_bandwidth": lambda: memory_bandwidth(sizes.copy_mib, sizes.repeats),
                   "train_step": lambda: scan_vs_unrolled(sizes, peak["flop_per_s"], progress),
                   "epoch": lambda: epoch_loops(sizes, progress), "decoding": lambda: decoding(sizes, progress),
-                  "time_to_100": lambda: {**earlier.get("time_to_100", {}),
-                                          **time_to_100(sizes, progress, recipes, after_recipe=save_race)}}
-
-    def save_race(races):
-        if path is not None:
-            save({**results, "time_to_100": {**earlier.get("time_to_100", {}), **races}}, path)
-
+                  "time_to_100": lambda: {**earlier_races, **time_to_100(sizes, progress, recipes, save_race)}}
     for name in only:
         results[name] = benchmarks[name]()
         if path is not None:
