@@ -1,0 +1,99 @@
+"""How much of each notebook's quick mode is compiling: run it as CI does and count JAX's compilations.
+
+    CATCULATOR_QUICK=1 .venv/bin/python tests/compile_profile.py [--out FILE.json] notebooks/NN_*.ipynb ...
+
+Each notebook runs as one CI job does (``pytest NOTEBOOK --nbval-lax``, quick mode forced). An IPython
+startup file, in a temporary ``IPYTHONDIR``, registers a ``jax.monitoring`` listener in the notebook's
+kernel before its first cell; the listener records every backend compilation (its function name and
+seconds; a hit in JAX's persistent compilation cache is recorded too, as the time of the look-up). Prints
+one line per notebook: passed or failed, wall seconds, programs compiled, seconds spent compiling them, and
+the costliest functions. Quick mode runs many small programs, each compiled once (notebooks 02-06 build
+the model in front of the reader, one eager operation at a time), so this says where a slow compiler (a
+GPU's) will spend its time. ``--out`` writes every number as JSON. Exit status: 0 if every notebook passed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# Runs inside the notebook's kernel. It rewrites its file after every event: nbval stops the kernel at the
+# end rather than letting it exit, so nothing registered with atexit would run.
+LISTENER = """
+import json as _json
+from jax import monitoring as _monitoring
+
+def _compile_listener(event, duration, _totals={"events": {}, "functions": {}}, **info):
+    count, seconds = _totals["events"].get(event, (0, 0.0))
+    _totals["events"][event] = (count + 1, seconds + duration)
+    if event.endswith("/backend_compile_duration"):
+        name = info.get("fun_name", "?")
+        count, seconds = _totals["functions"].get(name, (0, 0.0))
+        _totals["functions"][name] = (count + 1, seconds + duration)
+    with open(PATH, "w") as file:
+        _json.dump(_totals, file)
+
+_monitoring.register_event_duration_secs_listener(_compile_listener)
+"""
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_retrieval_time_sec"
+
+
+def profile(notebook: pathlib.Path, work: pathlib.Path, python: str = sys.executable) -> dict:
+    """Run one notebook in quick mode under nbval; return its pass/fail, wall time and compilations."""
+    ipython_dir, events = work / f"ipython-{notebook.stem}", work / f"{notebook.stem}.json"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-compile-profile.py").write_text(f"PATH = {str(events)!r}\n{LISTENER}")
+    environment = {**os.environ, "CATCULATOR_QUICK": "1", "IPYTHONDIR": str(ipython_dir)}
+    started = time.perf_counter()
+    done = subprocess.run([python, "-m", "pytest", str(notebook), "--nbval-lax", "-p", "no:cacheprovider", "-q"],
+                          cwd=ROOT, env=environment, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    totals = json.loads(events.read_text()) if events.exists() else {"events": {}, "functions": {}}
+    compiles, compile_seconds = totals["events"].get(COMPILE_EVENT, (0, 0.0))
+    return {"notebook": notebook.name, "passed": done.returncode == 0, "wall_s": wall,
+            "programs_compiled": compiles, "compile_s": compile_seconds,
+            "cache_hits": totals["events"].get(CACHE_HIT_EVENT, (0, 0.0))[0],
+            "functions": dict(sorted(totals["functions"].items(), key=lambda item: -item[1][1])),
+            "log_tail": "" if done.returncode == 0 else (done.stdout + done.stderr)[-3000:]}
+
+
+def line(result: dict, costliest: int = 3) -> str:
+    """One notebook's result as one line of text."""
+    top = ", ".join(f"{name} x{count} {seconds:.1f} s"
+                    for name, (count, seconds) in list(result["functions"].items())[:costliest])
+    hits = f", {result['cache_hits']} from the cache" if result["cache_hits"] else ""
+    return (f"{result['notebook']}: {'passed' if result['passed'] else 'FAILED'}, {result['wall_s']:.0f} s; "
+            f"{result['programs_compiled']} programs compiled in {result['compile_s']:.1f} s{hits}; costliest: {top}")
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, help="write every result as JSON here")
+    options = parser.parse_args(args)
+    missing = [str(path) for path in options.notebooks if not path.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        for notebook in options.notebooks:
+            results.append(profile(notebook.resolve(), pathlib.Path(work)))
+            print(line(results[-1]), flush=True)
+            if results[-1]["log_tail"]:
+                print(results[-1]["log_tail"], flush=True)
+    if options.out:
+        options.out.write_text(json.dumps(results, indent=1) + "\n")
+    return 0 if all(result["passed"] for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

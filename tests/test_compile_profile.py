@@ -1,0 +1,34 @@
+"""tests/compile_profile.py: a notebook run as CI runs it, with its kernel's compilations counted."""
+import json
+
+import compile_profile
+
+
+def write_notebook(path, *cells):
+    """A notebook of code cells, in nbformat 4."""
+    path.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+                  for source in cells],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_counts_the_programs_the_kernel_compiles_and_reports_a_failing_cell(tmp_path):
+    passing = write_notebook(tmp_path / "passing.ipynb", "import jax\ndouble = jax.jit(lambda x: 2 * x)",
+                             "print(double(1.0), double(2.0), double(jax.numpy.ones(3)))")
+    failing = write_notebook(tmp_path / "failing.ipynb", "import jax\nprint(jax.jit(lambda x: x + 1)(1.0))",
+                             "raise ValueError('this cell fails')")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = compile_profile.profile(passing, work)
+    assert result["passed"] and result["log_tail"] == ""
+    # one program for a scalar, one for shape (3,): same shape and dtype again is not compiled again
+    assert result["functions"]["jit(<lambda>)"][0] == 2
+    assert result["programs_compiled"] >= 2 and result["compile_s"] > 0
+    assert "passed" in compile_profile.line(result) and "jit(<lambda>) x2" in compile_profile.line(result)
+
+    result = compile_profile.profile(failing, work)
+    assert not result["passed"] and "this cell fails" in result["log_tail"]
+    assert result["functions"]["jit(<lambda>)"][0] == 1
+    assert "FAILED" in compile_profile.line(result)
