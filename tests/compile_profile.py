@@ -70,9 +70,11 @@ def line(result: dict, costliest: int = 3) -> str:
     """One notebook's result as one line of text."""
     top = ", ".join(f"{name} x{count} {seconds:.1f} s"
                     for name, (count, seconds) in list(result["functions"].items())[:costliest])
-    hits = f", {result['cache_hits']} from the cache" if result["cache_hits"] else ""
+    programs = (f"{result['programs_compiled']} programs ready in {result['compile_s']:.1f} s, {result['cache_hits']} of "
+                "them loaded from the cache" if result["cache_hits"] else
+                f"{result['programs_compiled']} programs compiled in {result['compile_s']:.1f} s")
     return (f"{result['notebook']}: {'passed' if result['passed'] else 'FAILED'}, {result['wall_s']:.0f} s; "
-            f"{result['programs_compiled']} programs compiled in {result['compile_s']:.1f} s{hits}; costliest: {top}")
+            f"{programs}; costliest: {top}")
 
 
 def main(args: list[str]) -> int:
