@@ -1,15 +1,16 @@
 """How much of each notebook's quick mode is compiling: run it as CI does and count JAX's compilations.
 
-    CATCULATOR_QUICK=1 .venv/bin/python tests/compile_profile.py [--out FILE.json] notebooks/NN_*.ipynb ...
+    .venv/bin/python tests/compile_profile.py [--out FILE.json] [--timeout SECONDS] notebooks/NN_*.ipynb ...
 
 Each notebook runs as one CI job does (``pytest NOTEBOOK --nbval-lax``, quick mode forced). An IPython
 startup file, in a temporary ``IPYTHONDIR``, registers a ``jax.monitoring`` listener in the notebook's
 kernel before its first cell; the listener records every backend compilation (its function name and
 seconds; a hit in JAX's persistent compilation cache is recorded too, as the time of the look-up). Prints
-one line per notebook: passed or failed, wall seconds, programs compiled, seconds spent compiling them, and
-the costliest functions. Quick mode runs many small programs, each compiled once (notebooks 02-06 build
-the model in front of the reader, one eager operation at a time), so this says where a slow compiler (a
-GPU's) will spend its time. ``--out`` writes every number as JSON. Exit status: 0 if every notebook passed.
+one line per notebook: passed, failed or stopped at ``--timeout``, wall seconds, programs compiled, seconds
+spent compiling them, and the costliest functions. Quick mode runs many small programs (notebooks 02, 03
+and 11 build their models in front of the reader, one eager operation at a time), so this says where a
+slow compiler (a GPU's) will spend its time. ``--out`` writes every number as JSON. Exit status: 0 if every
+notebook passed.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # Runs inside the notebook's kernel. It rewrites its file after every event: nbval stops the kernel at the
-# end rather than letting it exit, so nothing registered with atexit would run.
+# end rather than letting it exit, so nothing registered with atexit would run, and a notebook stopped at
+# its time limit still says what it had compiled by then.
 LISTENER = """
 import json as _json
 from jax import monitoring as _monitoring
@@ -46,24 +48,32 @@ COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_retrieval_time_sec"
 
 
-def profile(notebook: pathlib.Path, work: pathlib.Path, python: str = sys.executable) -> dict:
-    """Run one notebook in quick mode under nbval; return its pass/fail, wall time and compilations."""
+def profile(notebook: pathlib.Path, work: pathlib.Path, python: str = sys.executable, timeout: float | None = None) -> dict:
+    """Run one notebook in quick mode under nbval, stopped after ``timeout`` seconds if given; return whether
+    it passed (or was stopped), its wall time and the programs it compiled (by then)."""
     ipython_dir, events = work / f"ipython-{notebook.stem}", work / f"{notebook.stem}.json"
     startup = ipython_dir / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-compile-profile.py").write_text(f"PATH = {str(events)!r}\n{LISTENER}")
     environment = {**os.environ, "CATCULATOR_QUICK": "1", "IPYTHONDIR": str(ipython_dir)}
     started = time.perf_counter()
-    done = subprocess.run([python, "-m", "pytest", str(notebook), "--nbval-lax", "-p", "no:cacheprovider", "-q"],
-                          cwd=ROOT, env=environment, capture_output=True, text=True)
+    try:
+        done = subprocess.run([python, "-m", "pytest", str(notebook), "--nbval-lax", "-p", "no:cacheprovider", "-q"],
+                              cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+        passed, timed_out, log = done.returncode == 0, False, done.stdout + done.stderr
+    except subprocess.TimeoutExpired as stopped:   # pytest is killed; its kernel exits when it sees that
+        passed, timed_out = False, True
+        log = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part
+                      for part in (stopped.stdout or "", stopped.stderr or ""))
+        log += f"\nstopped after {timeout} s"
     wall = time.perf_counter() - started
     totals = json.loads(events.read_text()) if events.exists() else {"events": {}, "functions": {}}
     compiles, compile_seconds = totals["events"].get(COMPILE_EVENT, (0, 0.0))
-    return {"notebook": notebook.name, "passed": done.returncode == 0, "wall_s": wall,
+    return {"notebook": notebook.name, "passed": passed, "timed_out": timed_out, "wall_s": wall,
             "programs_compiled": compiles, "compile_s": compile_seconds,
             "cache_hits": totals["events"].get(CACHE_HIT_EVENT, (0, 0.0))[0],
             "functions": dict(sorted(totals["functions"].items(), key=lambda item: -item[1][1])),
-            "log_tail": "" if done.returncode == 0 else (done.stdout + done.stderr)[-3000:]}
+            "log_tail": "" if passed else log[-3000:]}
 
 
 def line(result: dict, costliest: int = 3) -> str:
@@ -73,7 +83,8 @@ def line(result: dict, costliest: int = 3) -> str:
     programs = (f"{result['programs_compiled']} programs ready in {result['compile_s']:.1f} s, {result['cache_hits']} of "
                 "them loaded from the cache" if result["cache_hits"] else
                 f"{result['programs_compiled']} programs compiled in {result['compile_s']:.1f} s")
-    return (f"{result['notebook']}: {'passed' if result['passed'] else 'FAILED'}, {result['wall_s']:.0f} s; "
+    verdict = "passed" if result["passed"] else "STOPPED at its time limit" if result["timed_out"] else "FAILED"
+    return (f"{result['notebook']}: {verdict}, {result['wall_s']:.0f} s; "
             f"{programs}; costliest: {top}")
 
 
@@ -81,6 +92,7 @@ def main(args: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=pathlib.Path)
     parser.add_argument("--out", type=pathlib.Path, help="write every result as JSON here")
+    parser.add_argument("--timeout", type=float, help="stop a notebook after this many seconds")
     options = parser.parse_args(args)
     missing = [str(path) for path in options.notebooks if not path.is_file()]
     if missing:
@@ -88,7 +100,7 @@ def main(args: list[str]) -> int:
     results = []
     with tempfile.TemporaryDirectory() as work:
         for notebook in options.notebooks:
-            results.append(profile(notebook.resolve(), pathlib.Path(work)))
+            results.append(profile(notebook.resolve(), pathlib.Path(work), timeout=options.timeout))
             print(line(results[-1]), flush=True)
             if results[-1]["log_tail"]:
                 print(results[-1]["log_tail"], flush=True)

@@ -29,7 +29,7 @@ deadline=$(( $(date +%s) + ${1:-540} ))
 left() { echo $(( deadline - $(date +%s) )); }
 export XLA_PYTHON_CLIENT_PREALLOCATE=false        # many processes share the one GPU: each takes what it needs
 report="$OUT/gpu_checks.txt" logs=$(mktemp -d)
-{ nvidia-smi -L 2>&1 || true; "$PYTHON" -c "from shared import runtime; print(runtime.hardware_line())"; } > "$report"
+{ nvidia-smi -L || true; "$PYTHON" -c "from shared import runtime; print(runtime.hardware_line())"; } > "$report" 2>&1
 if [ -n "${RACE_INTO:-}" ]; then   # add to it only if it was measured on this very hardware line (bench --add's rule)
     "$PYTHON" -c "import json, sys; from shared import runtime; sys.exit(json.load(open(sys.argv[1]))['hardware'] != runtime.hardware_line())" "$RACE_INTO" \
         && cp "$RACE_INTO" "$OUT/bench_gpu.json" || echo "$RACE_INTO: another machine or version; the race starts a new file" >> "$report"
@@ -81,9 +81,11 @@ if [ "$UNIT" = 1 ]; then
 fi
 for notebook in $NOTEBOOKS; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-    [ $(( $(left) - margin )) -gt 30 ] || { echo "$notebook: not started, too little time left" >> "$report"; continue; }
+    limit=$(( $(left) - margin ))
+    [ "$limit" -gt 30 ] || { echo "$notebook: not started, too little time left" >> "$report"; continue; }
     name=$(basename "$notebook" .ipynb); names+=("$name")
-    job "$name" "$PYTHON" tests/compile_profile.py --out "$logs/$name.json" "$notebook" &
+    # stopped 10 s before the job's limit, a notebook still reports what it had compiled by then
+    job "$name" "$PYTHON" tests/compile_profile.py --timeout $(( limit - 10 )) --out "$logs/$name.json" "$notebook" &
 done
 wait
 export XLA_FLAGS=$xla_flags_before; unset JAX_COMPILATION_CACHE_DIR JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS

@@ -1,5 +1,6 @@
 """tests/compile_profile.py: a notebook run as CI runs it, with its kernel's compilations counted."""
 import json
+import time
 
 import compile_profile
 
@@ -32,3 +33,15 @@ def test_counts_the_programs_the_kernel_compiles_and_reports_a_failing_cell(tmp_
     assert not result["passed"] and "this cell fails" in result["log_tail"]
     assert result["functions"]["jit(<lambda>)"][0] == 1
     assert "FAILED" in compile_profile.line(result)
+
+
+
+def test_a_notebook_past_its_time_limit_is_stopped_and_says_what_it_had_compiled(tmp_path):
+    sleeping = write_notebook(tmp_path / "sleeping.ipynb", "import jax\nprint(jax.jit(lambda x: x - 1)(1.0))",
+                              "import time\ntime.sleep(300)")
+    started = time.monotonic()
+    result = compile_profile.profile(sleeping, tmp_path, timeout=15)
+    assert time.monotonic() - started < 60
+    assert result["timed_out"] and not result["passed"] and "stopped after 15" in result["log_tail"]
+    assert result["functions"]["jit(<lambda>)"][0] == 1
+    assert "STOPPED" in compile_profile.line(result)
