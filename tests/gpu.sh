@@ -4,8 +4,12 @@
 #   2. the unit tests and every notebook in quick mode (nbval), a few at a time on the one GPU: pass or fail,
 #      and how many programs each notebook compiled, in how many seconds (tests/compile_profile.py);
 #   3. more recipes of the race, with what time is left (each recipe is saved as soon as it is done).
-# There (the repository root; the notebook tools carried as wheels in .wheels/, see the README):
+# There (the repository root; the notebook tools and pytest-xdist carried as wheels in .wheels/):
 #     OUT=folder bash tests/gpu.sh [seconds the whole script may take, default 540]
+# The wheels (21 MB, for the GPU machine's Python 3.12; .gitignore keeps them out of git, the call carries them), here:
+#     pip download -d .wheels --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+#         --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --platform any \
+#         nbval nbconvert ipykernel nbformat jupyter_client ipywidgets pytest-xdist
 # Settings, from the environment:
 #     NOTEBOOKS   which notebooks, in the order they start (default: the most compiling first, from the
 #                 2-core CPU's profile in figures/quick_mode_compiles_cpu.json)
@@ -36,7 +40,7 @@ if [ -n "${RACE_INTO:-}" ]; then   # add to it only if it was measured on this v
 fi
 
 if [ -d .wheels ]; then
-    "$PYTHON" -m pip install -q --no-index --find-links .wheels nbval nbconvert ipykernel ipywidgets > "$logs/pip" 2>&1 \
+    "$PYTHON" -m pip install -q --no-index --find-links .wheels nbval nbconvert ipykernel ipywidgets pytest-xdist > "$logs/pip" 2>&1 \
         && "$PYTHON" -m ipykernel install --sys-prefix > /dev/null 2>&1 || { echo "installing the wheels failed:"; tail -5 "$logs/pip"; } >> "$report"
 fi
 
