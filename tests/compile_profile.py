@@ -48,7 +48,7 @@ COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_retrieval_time_sec"
 
 
-def profile(notebook: pathlib.Path, work: pathlib.Path, python: str = sys.executable, timeout: float | None = None) -> dict:
+def profile(notebook: pathlib.Path, work: pathlib.Path, timeout: float | None = None) -> dict:
     """Run one notebook in quick mode under nbval, stopped after ``timeout`` seconds if given; return whether
     it passed (or was stopped), its wall time and the programs it compiled (by then)."""
     ipython_dir, events = work / f"ipython-{notebook.stem}", work / f"{notebook.stem}.json"
@@ -58,7 +58,7 @@ def profile(notebook: pathlib.Path, work: pathlib.Path, python: str = sys.execut
     environment = {**os.environ, "CATCULATOR_QUICK": "1", "IPYTHONDIR": str(ipython_dir)}
     started = time.perf_counter()
     try:
-        done = subprocess.run([python, "-m", "pytest", str(notebook), "--nbval-lax", "-p", "no:cacheprovider", "-q"],
+        done = subprocess.run([sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "-p", "no:cacheprovider", "-q"],
                               cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
         passed, timed_out, log = done.returncode == 0, False, done.stdout + done.stderr
     except subprocess.TimeoutExpired as stopped:   # pytest is killed; its kernel exits when it sees that
@@ -94,9 +94,11 @@ def main(args: list[str]) -> int:
     parser.add_argument("--out", type=pathlib.Path, help="write every result as JSON here")
     parser.add_argument("--timeout", type=float, help="stop a notebook after this many seconds")
     options = parser.parse_args(args)
-    missing = [str(path) for path in options.notebooks if not path.is_file()]
+    missing = [str(path) for path in options.notebooks if not path.is_file() or path.suffix != ".ipynb"]
     if missing:
-        parser.error(f"no such notebook: {', '.join(missing)}")
+        parser.error(f"no such notebook (an .ipynb file): {', '.join(missing)}")
+    if options.timeout is not None and options.timeout <= 0:
+        parser.error(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
     results = []
     with tempfile.TemporaryDirectory() as work:
         for notebook in options.notebooks:

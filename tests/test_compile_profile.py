@@ -45,3 +45,17 @@ def test_a_notebook_past_its_time_limit_is_stopped_and_says_what_it_had_compiled
     assert result["timed_out"] and not result["passed"] and "stopped after 15" in result["log_tail"]
     assert result["functions"]["jit(<lambda>)"][0] == 1
     assert "STOPPED" in compile_profile.line(result)
+
+
+def test_bad_arguments_get_one_line_and_exit_status_2(capsys):
+    readme, notebook = str(compile_profile.ROOT / "README.md"), str(compile_profile.ROOT / "notebooks" / "01_data.ipynb")
+    for arguments, message in [(["no_such.ipynb"], "no such notebook (an .ipynb file): no_such.ipynb"),
+                               ([readme], f"no such notebook (an .ipynb file): {readme}"),
+                               (["--timeout", "0", notebook], "--timeout must be a positive number of seconds, not 0")]:
+        try:
+            compile_profile.main(arguments)
+        except SystemExit as stop:
+            assert stop.code == 2
+        else:
+            raise AssertionError(f"{arguments} was accepted")
+        assert message in capsys.readouterr().err
