@@ -71,9 +71,9 @@ xla_flags_before=${XLA_FLAGS-}
 export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0"
 export JAX_COMPILATION_CACHE_DIR="$logs/jax-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 margin=$([ -n "$RACE_LATER" ] && echo 90 || echo 5)
-job() {  # job NAME COMMAND...: run it with the time limit, log it, write its one line for the report
+job() {  # job NAME COMMAND...: run it for at most $limit seconds, log it, write its one line for the report
     local name=$1 started=$(date +%s); shift
-    CATCULATOR_QUICK=1 timeout "$(( $(left) - margin ))" "$@" > "$logs/$name.log" 2>&1
+    CATCULATOR_QUICK=1 timeout "$limit" "$@" > "$logs/$name.log" 2>&1
     local status=$?
     echo "$name: exit status $status, $(( $(date +%s) - started )) s" > "$logs/$name.status"
 }
@@ -81,6 +81,7 @@ names=()
 if [ "$UNIT" = 1 ]; then
     names+=(unit-tests)
     workers=(); "$PYTHON" -c "import xdist" 2>/dev/null && workers=(-n 4)
+    limit=$(( $(left) - margin ))
     job unit-tests "$PYTHON" -m pytest tests -v "${workers[@]}" -p no:cacheprovider &
 fi
 for notebook in $NOTEBOOKS; do
