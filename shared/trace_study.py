@@ -57,6 +57,7 @@ from .model import count_params, init_params
 STUDIES = {"multiplication": {"*": 1.0}, "division": {"//": 0.5, "%": 0.5}}
 COMPARE_STEPS, COMPARE_CHUNK, COMPARE_SEEDS = 500, 100, (0, 1)
 VALIDATION_ROWS = 4000            # validation sample scored during training (per study or run)
+QUICK_BATCH, QUICK_VALIDATION_ROWS = 32, 1000   # quick mode's 0.2M runs: seconds each on a CPU
 
 # The shipped calculator: the comparison's model, trained longer on every operation (the first run) ...
 SHIP_WEIGHTS = (("+", 0.05), ("-", 0.10), ("*", 0.35), ("//", 0.25), ("%", 0.25))
@@ -78,6 +79,14 @@ def recipe_for(fmt: traces.Format, op_weights, steps: int, name: str) -> Recipe:
     recipe = _recipe(name, d_model=64, n_layers=4, n_heads=4, batch_size=128, steps=steps,
                      learning_rate=2e-3, warmup_steps=min(300, max(1, steps // 10)), seq_len=seq_len)
     return dataclasses.replace(recipe, op_weights=tuple(op_weights))
+
+
+def quick_sized(recipe: Recipe, quick: bool) -> Recipe:
+    """``recipe`` with quick mode's batch (at most ``QUICK_BATCH``) when ``quick``; else ``recipe`` itself."""
+    if not quick:
+        return recipe
+    return dataclasses.replace(recipe, train=dataclasses.replace(
+        recipe.train, batch_size=min(recipe.train.batch_size, QUICK_BATCH)))
 
 
 @dataclasses.dataclass
@@ -108,7 +117,9 @@ def split(problems: Problems, validation_rows: int, seed: int = 0):
     division = np.isin(problems.op_index, [OPERATIONS.index("//"), OPERATIONS.index("%")])
     group = np.where(division, OPERATIONS.index("//"), problems.op_index).astype(np.int64)
     key = group * 1_000_000 + pair                               # one key per (prompt kind, a, b)
-    unique_keys = np.unique(key)
+    present = np.zeros(len(OPERATIONS) * 1_000_000, bool)       # np.unique(key), sorted, in O(N)
+    present[key] = True
+    unique_keys = np.flatnonzero(present)
     held = np.random.default_rng(seed).choice(unique_keys, min(validation_rows, len(unique_keys)), replace=False)
     is_held = np.isin(key, held)
     val = np.flatnonzero(is_held)
@@ -117,10 +128,13 @@ def split(problems: Problems, validation_rows: int, seed: int = 0):
 
 
 def train_format(problems: Problems, recipe: Recipe, seed: int, chunk: int, progress=True, start_params=None,
-                 row_copies=None, validation_rows: int = VALIDATION_ROWS):
+                 row_copies=None, validation_rows: int | None = None, quick: bool = False):
     """Train ``recipe`` on ``problems`` (``validation_rows`` pairs held out and scored after each chunk),
     from ``start_params`` if given. ``row_copies`` (N,) int: how many times each problem is in the training
-    set (default once each), so that the rows of one operation can be drawn unevenly. Returns (state, history)."""
+    set (default once each), so that the rows of one operation can be drawn unevenly. ``validation_rows``
+    defaults to ``VALIDATION_ROWS`` (``QUICK_VALIDATION_ROWS`` when ``quick``). Returns (state, history)."""
+    if validation_rows is None:
+        validation_rows = QUICK_VALIDATION_ROWS if quick else VALIDATION_ROWS
     train_keep, val_rows, val_ops = split(problems, validation_rows)
     train_index = np.flatnonzero(train_keep)
     if row_copies is not None:
@@ -139,9 +153,9 @@ def compare(out: pathlib.Path, quick: bool = False) -> dict:
     for study, weights in STUDIES.items():
         for fmt in traces.FORMATS.values():
             problems = Problems.build(fmt, tuple(weights))
-            recipe = recipe_for(fmt, tuple(weights.items()), steps, f"{study}/{fmt.name}")
+            recipe = quick_sized(recipe_for(fmt, tuple(weights.items()), steps, f"{study}/{fmt.name}"), quick)
             for seed in COMPARE_SEEDS[:1] if quick else COMPARE_SEEDS:
-                state, history = train_format(problems, recipe, seed, chunk)
+                state, history = train_format(problems, recipe, seed, chunk, quick=quick)
                 history["params"] = count_params(state[0])
                 results[f"{study}/{fmt.name}/seed{seed}"] = history
                 (out / "10_compare.json").write_text(json.dumps(results) + "\n")
@@ -153,9 +167,9 @@ def ship(checkpoint_path: pathlib.Path, out: pathlib.Path, quick: bool = False):
     ``out/10_ship_history.json``."""
     steps, chunk = (20, 10) if quick else (SHIP_STEPS, SHIP_CHUNK)
     problems = Problems.build(traces.WORKED)
-    recipe = recipe_for(traces.WORKED, SHIP_WEIGHTS, steps, "calculator10")
+    recipe = quick_sized(recipe_for(traces.WORKED, SHIP_WEIGHTS, steps, "calculator10"), quick)
     start = time.perf_counter()
-    state, history = train_format(problems, recipe, seed=0, chunk=chunk)
+    state, history = train_format(problems, recipe, seed=0, chunk=chunk, quick=quick)
     minutes = (time.perf_counter() - start) / 60
     params = state[0]
     info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": steps,
@@ -197,6 +211,7 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     ``copies_by_divisor``; ``extra_rows`` (N,) int: more copies of single problems (``extra_copies_for_wrong``);
     ``notes`` go into the saved info. Saves the checkpoint and its history to ``history_path``."""
     chunk = 10 if quick else min(chunk, recipe.steps)
+    recipe = quick_sized(recipe, quick)
     start_params, config, first = load_model(start_path)
     problems = Problems.build(fmt)
     start_params, config = extend_positions(start_params, config, recipe.model.max_len)
@@ -207,7 +222,7 @@ def go_on(start_path: pathlib.Path, checkpoint_path: pathlib.Path, history_path:
     if extra_rows is not None:
         row_copies = (1 if row_copies is None else row_copies) + extra_rows(problems)
     state, history = train_format(problems, recipe, seed=seed, chunk=chunk, start_params=start_params,
-                                  row_copies=row_copies)
+                                  row_copies=row_copies, quick=quick)
     minutes = (time.perf_counter() - start) / 60
     params = state[0]
     flops = arithmetic.train_flops(recipe, count_params(params))
@@ -441,10 +456,10 @@ def division_study(start_path: pathlib.Path, out: pathlib.Path, quick: bool = Fa
     results = {}
     for fmt in DIVISION_FORMATS:
         problems = Problems.build(fmt, ("//", "%"))
-        recipe = recipe_for(fmt, weights, steps, f"division/{fmt.name}")
+        recipe = quick_sized(recipe_for(fmt, weights, steps, f"division/{fmt.name}"), quick)
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=FOCUS_LEARNING_RATE))
         params, _ = extend_positions(start_params, config, recipe.model.max_len)
-        _, history = train_format(problems, recipe, seed=2, chunk=chunk, start_params=params)
+        _, history = train_format(problems, recipe, seed=2, chunk=chunk, start_params=params, quick=quick)
         results[fmt.name] = {**history, "seq_len": fmt.seq_len, "answer_len": fmt.answer_len["//"]}
         (out / "10_division_study.json").write_text(json.dumps(results) + "\n")
     return results
@@ -462,8 +477,9 @@ LARGE_CHECKPOINT = CHECKPOINTS / "calculator10_large"
 
 
 def large_recipe(steps: int, quick: bool = False) -> Recipe:
-    """The larger model's recipe (``LARGE``; quick: the 0.2M model's shape, batch 64) in the worked format."""
-    shape = dict(d_model=64, n_layers=4, n_heads=4, batch_size=64) if quick else {
+    """The larger model's recipe (``LARGE``; quick: the 0.2M model's shape, batch ``QUICK_BATCH``) in the
+    worked format."""
+    shape = dict(d_model=64, n_layers=4, n_heads=4, batch_size=QUICK_BATCH) if quick else {
         key: LARGE[key] for key in ("d_model", "n_layers", "n_heads", "batch_size")}
     recipe = _recipe("calculator10 large", **shape, steps=steps, learning_rate=LARGE["learning_rate"],
                      warmup_steps=min(LARGE["warmup_steps"], max(1, steps // 10)), seq_len=traces.WORKED.seq_len)
@@ -501,7 +517,7 @@ def large(checkpoint_path: pathlib.Path, out: pathlib.Path, steps: int | None = 
         steps -= steps % chunk
     recipe = large_recipe(steps, quick)
     start = time.perf_counter()
-    state, history = train_format(problems, recipe, seed=10, chunk=chunk, row_copies=row_copies)
+    state, history = train_format(problems, recipe, seed=10, chunk=chunk, row_copies=row_copies, quick=quick)
     minutes_taken = (time.perf_counter() - start) / 60
     params = state[0]
     info = {"format": "worked", "recipe": dataclasses.asdict(recipe.train), "steps": steps, "steps_chosen_to": chosen_by,
@@ -556,6 +572,7 @@ def exhaustive(params, config, fmt: traces.Format, batch: int = 4000, pairs=None
     if pairs is None:
         pairs = (g.ravel() for g in np.meshgrid(np.arange(1000), np.arange(1000), indexing="ij"))
     grid_a, grid_b = (np.asarray(g, np.int64) for g in pairs)
+    batch = max(1, min(batch, len(grid_a)))               # a small sample is not padded to a full batch
     report = {"correct": {}, "total": {}, "examples": {}, "wrong_a": {}, "wrong_b": {}}
     scored = {}                                            # operator field -> (exact, predicted answers)
     for op in order:

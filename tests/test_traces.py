@@ -1,5 +1,7 @@
 """Notebook 10's trace formats: every problem reads back right, the layout is what the docs say, and the
 exhaustive check agrees with real greedy decoding."""
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -19,6 +21,14 @@ def test_every_problem_reads_back_as_numpy_computes_it(fmt):
         np.testing.assert_array_equal(traces.read_result(fmt, answers, op), truth)
         assert traces.readable(fmt, answers, op).all()
         assert (answers[:, fmt.answer_len[op]:] == traces.PAD).all()       # padding after the answer
+
+
+def test_all_rows_are_built_once_per_format_and_cannot_be_changed():
+    kept = traces.all_rows(traces.WORKED)
+    again = traces.all_rows(dataclasses.replace(traces.WORKED))          # an equal format: the same arrays
+    assert all(new is old for new, old in zip(again, kept))
+    with pytest.raises(ValueError, match="read-only"):
+        kept[0][0, 0] = traces.PAD
 
 
 def test_reference_format_is_notebook_08s():
@@ -76,6 +86,14 @@ def test_validation_pairs_are_held_out_of_training_for_both_division_operations(
     held = {tuple(r) for r in problems.rows[~train_keep][:, :PROMPT_LEN].tolist()}
     trained = {tuple(r) for r in problems.rows[train_keep][:, :PROMPT_LEN].tolist()}
     assert held and not held & trained and len(val_rows) == 500 and set(val_ops) <= {3, 4}
+
+
+def test_quick_mode_trains_small_batches_and_records_the_batch_it_used(tmp_path):
+    *_, history, info = trace_study.ship(tmp_path / "first", tmp_path, quick=True)
+    assert info["recipe"]["batch_size"] == trace_study.QUICK_BATCH < trace_study.recipe_for(
+        traces.WORKED, trace_study.SHIP_WEIGHTS, 20, "full").train.batch_size
+    saved = checkpoint.load_config(tmp_path / "first")[1]
+    assert history["step"] == [10, 20] and saved["steps"] == 20 and saved["recipe"] == info["recipe"]
 
 
 TINY = model.ModelConfig(vocab_size=17, max_len=traces.WORKED.seq_len - 1, d_model=32, n_layers=2, n_heads=4,
