@@ -323,9 +323,9 @@ def train_recipe(name: str, out, steps: int | None = None, chunk: int = 250, pro
     rows (one teacher-forced pass, which greedy decoding matches). Writes ``out/08_results_<name>.json``
     (no checkpoint) and returns what it wrote."""
     import json
-    import pathlib
 
     from . import runtime
+    out = runtime.writable_dir(out)             # before training, so a bad folder costs seconds, not the run
     recipe = RECIPES[name]
     steps = recipe.steps if steps is None else steps
     rows, _, _, op_all = all_rows()
@@ -342,22 +342,32 @@ def train_recipe(name: str, out, steps: int | None = None, chunk: int = 250, pro
     report = {"recipe": name, "steps": steps, "train_minutes": history["seconds"][-1] / 60,
               "validation_rows": len(val_rows), "exact_by_operation": exact_by_operation(exact, val_ops),
               "exact_all": float(exact.mean()), "hardware": runtime.hardware_line(), "history": history}
-    pathlib.Path(out).mkdir(parents=True, exist_ok=True)
-    path = pathlib.Path(out) / f"08_results_{name}.json"
+    path = out / f"08_results_{name}.json"
     path.write_text(json.dumps(report) + "\n")
     return report
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
     import argparse
+
+    from . import runtime
     parser = argparse.ArgumentParser(prog="python -m shared.arithmetic",
                                      description="train one of notebook 08's recipes outside the notebook")
     parser.add_argument("recipe", choices=tuple(RECIPES))
     parser.add_argument("--out", required=True, help="folder for 08_results_<recipe>.json")
     parser.add_argument("--steps", type=int, help="default: the recipe's")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be positive")
+    try:
+        runtime.writable_dir(args.out)
+    except ValueError as error:
+        parser.error(f"--out: {error}")
     report = train_recipe(args.recipe, args.out, args.steps)
     print({op: f"{100 * value:.2f}%" for op, value in report["exact_by_operation"].items()},
           f"{report['train_minutes']:.1f} min on {report['hardware']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -415,9 +415,17 @@ def main(argv=None) -> int:
     if out is None and quick:                   # quick results never overwrite the published ones
         out = runtime.scratch_dir("catculator-bench-") / name
     path = Path(out) if out is not None else runtime.output_dir() / name
+    if path.is_dir():
+        parser.error(f"--out {path} is a folder: name the JSON file to write")
+    try:                                        # checked now, not when the first result is saved
+        runtime.writable_dir(path.parent)
+    except ValueError as error:
+        parser.error(f"--out: {error}")
+    if args.add and args.sweep:
+        parser.error("--add adds to a benchmark run's results; --sweep writes a file of its own")
     sizes = QUICK if quick else FULL
     earlier = None
-    if args.add and not args.sweep:
+    if args.add:
         if not path.exists():
             parser.error(f"--add: there are no results at {path} to add to")
         earlier = json.loads(path.read_text())

@@ -130,6 +130,21 @@ def scratch_dir(prefix: str) -> pathlib.Path:
     return path
 
 
+def writable_dir(path) -> pathlib.Path:
+    """``path`` as a folder that exists (made if missing) and can be written to. Scripts check their
+    ``--out`` with it before a long run, not after it; raises ``ValueError`` saying why it cannot be."""
+    path = pathlib.Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{path} is a file, not a folder") from None
+    except OSError as error:
+        raise ValueError(f"cannot make the folder {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into the folder {path}: permission denied")
+    return path
+
+
 def output_dir() -> pathlib.Path:
     """Where figures and results go: ``figures/`` in full mode, a temporary folder in quick mode (removed
     when the process exits)."""
