@@ -326,13 +326,12 @@ def train_and_save(recipe: Recipe, path, out: pathlib.Path, progress: bool = Tru
     return result
 
 
-def evaluate_distinct(path, out: pathlib.Path, n: int = 10_000) -> dict:
-    """Score the checkpoint at ``path`` on ``distinct_test_polynomials(n)``; write ``out/12_derive_distinct.json``."""
+def evaluate_distinct(model: Differentiator, out: pathlib.Path, n: int = 10_000) -> dict:
+    """Score a loaded ``Differentiator`` on ``distinct_test_polynomials(n)``; write ``out/12_derive_distinct.json``."""
     import json
 
     from . import runtime
 
-    model = Differentiator(path)
     test = distinct_test_polynomials(n)
     written = write(model.params, model.config, test)
     report = score(test, written)
@@ -372,9 +371,19 @@ def main(argv=None) -> int:
     options, polynomials = split_arguments(sys.argv[1:] if argv is None else list(argv), valued=("--checkpoint",))
     args = parser.parse_args(options)
     args.polynomials = polynomials
+
+    def load_model() -> Differentiator | None:
+        try:
+            return Differentiator(args.checkpoint)
+        except ValueError as error:
+            print(f"cannot load the model: {error}", file=sys.stderr)
+            return None
+
     if args.evaluate:
         from . import runtime
-        report = evaluate_distinct(args.checkpoint, runtime.REPO_ROOT / "figures")
+        if (model := load_model()) is None:
+            return 2
+        report = evaluate_distinct(model, runtime.REPO_ROOT / "figures")
         print({key: report[key] for key in ("exact", "exact_by_degree", "errors")})
         return 0
     if args.train:
@@ -393,10 +402,7 @@ def main(argv=None) -> int:
     good = [p for p in parsed if p is not None]
     if good:
         use_compilation_cache()
-        try:
-            model = Differentiator(args.checkpoint)
-        except ValueError as error:
-            print(f"cannot load the model: {error}", file=sys.stderr)
+        if (model := load_model()) is None:
             return 2
         answers = iter(model.derive(np.stack(good)))
     for coeffs in parsed:

@@ -65,8 +65,9 @@ def test_cli_answers_each_line_and_reports_bad_ones(tiny_checkpoint, tmp_path):
 
 
 def test_cli_without_a_model_exits_2_with_one_line(tmp_path):
-    done = _derive("--checkpoint", str(tmp_path / "missing"), "x^2", cache=tmp_path)
-    assert done.returncode == 2 and done.stderr.startswith("cannot load the model: no checkpoint") and "Traceback" not in done.stderr
+    for args in (["x^2"], ["--evaluate"]):
+        done = _derive("--checkpoint", str(tmp_path / "missing"), *args, cache=tmp_path)
+        assert done.returncode == 2 and done.stderr.startswith("cannot load the model: no checkpoint") and "Traceback" not in done.stderr
 
 
 def test_a_short_training_run_lowers_the_loss():
