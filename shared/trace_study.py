@@ -709,6 +709,8 @@ def main(argv=None) -> int:
         parser.error("large needs one of --steps or --minutes")
     if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
         parser.error("--steps and --minutes must be positive")
+    if args.batch < 1:
+        parser.error("--batch must be positive")
     out = (pathlib.Path(args.out) if args.out else
            runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures")
     try:                                        # checked now, not when the first result is saved

@@ -54,9 +54,10 @@ def test_bad_arguments():
         arithmetic.make_rows(np.array([1]), np.array([0]), "%")
 
 
-def test_scripts_refuse_an_out_folder_they_cannot_write_before_training(tmp_path, monkeypatch, capsys):
+def test_scripts_refuse_a_bad_out_folder_or_batch_before_any_work(tmp_path, monkeypatch, capsys):
     """``python -m shared.arithmetic`` and ``python -m shared.trace_study`` check ``--out`` first: a file
-    where the folder should be is one line and exit status 2, before any training starts."""
+    where the folder should be is one line and exit status 2, before any training starts; so is a
+    ``--batch`` below 1 for the exhaustive check."""
     from shared import trace_study
 
     def must_not_run(*args, **kwargs):
@@ -70,6 +71,9 @@ def test_scripts_refuse_an_out_folder_they_cannot_write_before_training(tmp_path
             with pytest.raises(SystemExit) as stop:
                 main([*args, "--out", str(out)])
             assert stop.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:                        # was a silent batch of 1: hours, not minutes
+        trace_study.main(["exhaustive", "--batch", "0", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "--batch must be positive" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("pos", ["learned", "rope", "sinusoidal", "none"])
