@@ -160,6 +160,8 @@ class Split(NamedTuple):
 
 def all_pairs(max_operand: int = 99) -> tuple[np.ndarray, np.ndarray]:
     """Every ordered pair ``(a, b)`` with ``0 <= a, b <= max_operand``: two arrays of shape ``(N,)``."""
+    if max_operand < 0:
+        raise ValueError(f"max_operand must be at least 0, got {max_operand}")
     a, b = np.meshgrid(np.arange(max_operand + 1), np.arange(max_operand + 1), indexing="ij")
     return a.ravel(), b.ravel()
 
@@ -170,6 +172,8 @@ def split_indices(n: int, train_fraction: float = 0.72, seed: int = 0) -> tuple[
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     order = np.random.default_rng(seed).permutation(n)
     n_train = int(round(train_fraction * n))
+    if not 0 < n_train < n:
+        raise ValueError(f"{n} rows split at train_fraction {train_fraction} leave the train or the test split empty")
     return np.sort(order[:n_train]), np.sort(order[n_train:])
 
 

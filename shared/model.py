@@ -35,14 +35,14 @@ class ModelConfig:
     def __post_init__(self):
         if self.pos_encoding not in POSITIONAL_ENCODINGS:
             raise ValueError(f"unknown pos_encoding {self.pos_encoding!r}: choose one of {POSITIONAL_ENCODINGS}")
+        if min(self.vocab_size, self.max_len, self.d_model, self.n_layers, self.n_heads, self.d_ff) < 1:
+            raise ValueError("sizes must be positive integers")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.pos_encoding == "rope" and (self.d_model // self.n_heads) % 2:
             raise ValueError("rope needs an even head size (d_model // n_heads)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if min(self.vocab_size, self.max_len, self.d_model, self.n_layers, self.n_heads, self.d_ff) < 1:
-            raise ValueError("sizes must be positive integers")
         if self.place_offset and self.pos_encoding != "abacus":
             raise ValueError("place_offset is for pos_encoding='abacus'")
         if not 0 <= self.place_offset < self.max_len:

@@ -45,6 +45,10 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {value!r}: choose one of {allowed}")
         if self.learning_rate <= 0 or self.batch_size < 1 or self.epochs < 1:
             raise ValueError("learning_rate, batch_size and epochs must be positive")
+        if self.warmup_steps < 0 or self.weight_decay < 0:
+            raise ValueError("warmup_steps and weight_decay must not be negative")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"grad_clip must be positive (or None for no clipping), got {self.grad_clip}")
 
 
 def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:

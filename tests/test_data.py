@@ -53,6 +53,10 @@ def test_bad_builder_arguments_raise_value_error():
         data.make_sequences(np.array([-1]), np.array([2]), "+")
     with pytest.raises(ValueError, match="division by zero"):
         data.make_sequences(np.array([1]), np.array([0]), "/")
+    with pytest.raises(ValueError, match="max_operand must be at least 0"):
+        data.make_dataset(max_operand=-3)
+    with pytest.raises(ValueError, match="split empty"):       # one pair cannot be split in two
+        data.make_dataset(max_operand=0)
 
 
 def test_split_is_deterministic_disjoint_and_complete():

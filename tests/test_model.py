@@ -60,6 +60,8 @@ def test_bad_config_raises_value_error():
         model.ModelConfig(pos_encoding="alibi")
     with pytest.raises(ValueError, match="divisible"):
         model.ModelConfig(d_model=60, n_heads=8)
+    with pytest.raises(ValueError, match="positive"):    # not a ZeroDivisionError from the divisibility check
+        model.ModelConfig(n_heads=0)
     config = model.ModelConfig(**TINY)
     params = model.init_params(jax.random.key(0), config)
     with pytest.raises(ValueError, match="max_len"):

@@ -100,6 +100,11 @@ def test_bad_training_arguments_raise_value_error(splits):
         train.TrainConfig(loss="numeric")
     with pytest.raises(ValueError, match="unknown optimizer"):
         train.TrainConfig(optimizer="lion")
+    for negative in ({"warmup_steps": -1}, {"weight_decay": -0.1}):
+        with pytest.raises(ValueError, match="must not be negative"):
+            train.TrainConfig(**negative)
+    with pytest.raises(ValueError, match="grad_clip must be positive"):
+        train.TrainConfig(grad_clip=0.0)
     small = data.Split(*(a[:10] for a in splits[0]))
     with pytest.raises(ValueError, match="exceeds"):
         train.train(TINY, train.TrainConfig(batch_size=64, epochs=1), small, splits[1], progress=False)
