@@ -111,6 +111,12 @@ class Recipe:
     weight_decay: float = 0.01
     reversed_digits: bool = False   # write the derivative's two-digit coefficients ones digit first
 
+    def __post_init__(self):
+        if min(self.batch_size, self.epochs, self.train_polynomials) < 1 or self.learning_rate <= 0:
+            raise ValueError("batch_size, learning_rate, epochs and train_polynomials must be positive")
+        if self.warmup_steps < 0 or self.weight_decay < 0:
+            raise ValueError("warmup_steps and weight_decay must not be negative")
+
 
 def datasets(train_polynomials: int, held_out: int = 10_000, seed: int = 0, validation: int = 2000):
     """(train, validation, test) coefficient arrays (n, 6), each a sample of the distribution restricted to

@@ -37,6 +37,11 @@ class Seq2SeqConfig:
     def __post_init__(self):
         if self.norm not in NORMS:
             raise ValueError(f"unknown norm {self.norm!r}: choose one of {NORMS}")
+        if min(self.vocab_size, self.max_source, self.max_target, self.d_model, self.n_encoder_layers,
+               self.n_decoder_layers, self.n_heads, self.d_ff) < 1:
+            raise ValueError("sizes must be positive integers")
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(f"pad_id {self.pad_id} is not a token id (0 to {self.vocab_size - 1})")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
 

@@ -42,6 +42,14 @@ def test_bad_input_is_a_clear_message(line, message):
         derive.parse_line(line)
 
 
+def test_a_recipe_with_a_bad_setting_is_refused():
+    for bad in ({"epochs": 0}, {"batch_size": -1}, {"learning_rate": 0.0}, {"train_polynomials": 0}):
+        with pytest.raises(ValueError, match="must be positive"):
+            derive.Recipe(TINY, **bad)
+    with pytest.raises(ValueError, match="must not be negative"):
+        derive.Recipe(TINY, warmup_steps=-1)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("derive") / "tiny"

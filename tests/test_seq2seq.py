@@ -48,6 +48,12 @@ def test_greedy_decoding_equals_teacher_forcing_on_its_own_output():
     np.testing.assert_array_equal(jnp.argmax(logits, -1), written)
 
 
-def test_unknown_norm_is_a_clear_error():
+def test_bad_config_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown norm"):
         seq2seq.Seq2SeqConfig(norm="middle")
+    with pytest.raises(ValueError, match="positive"):        # not a ZeroDivisionError
+        seq2seq.Seq2SeqConfig(n_heads=0)
+    with pytest.raises(ValueError, match="positive"):
+        seq2seq.Seq2SeqConfig(n_decoder_layers=0)
+    with pytest.raises(ValueError, match="pad_id 17 is not a token id"):
+        seq2seq.Seq2SeqConfig(pad_id=17)
