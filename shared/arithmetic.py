@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import parallel
-from .data import NUMPY_OPERATION
+from .data import NUMPY_OPERATION, as_operands
 from .evaluate import exact_match, greedy_decode, greedy_decode_cached
 from .model import ModelConfig, forward, init_params
 from .train import TrainConfig, make_optimizer, make_sampled_steps_fn
@@ -88,9 +88,7 @@ def apply_operation(a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
 
 def make_rows(a, b, op: str) -> np.ndarray:
     """Operand arrays (N,) in 0-999 -> token rows in the carry-trace format, uint8 (N, 28)."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError("a and b must be 1-D arrays of one shape")
+    a, b = as_operands(a, b)
     if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > MAX_OPERAND):
         raise ValueError(f"operands must be in 0-{MAX_OPERAND}")
     result = apply_operation(a, b, op)

@@ -104,14 +104,28 @@ def _place(rows: np.ndarray, start: np.ndarray, tokens: np.ndarray, lengths: np.
     return start + lengths
 
 
+def as_operands(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Operands ``a, b`` of shape ``(N,)`` as int64 arrays. Raises ValueError unless both are 1-D, of one
+    shape, and whole numbers (``3.0`` is; ``3.5`` is refused, not rounded down)."""
+    try:
+        a_given, b_given = np.asarray(a), np.asarray(b)
+        with np.errstate(invalid="ignore"):
+            a, b = a_given.astype(np.int64), b_given.astype(np.int64)
+    except (OverflowError, TypeError, ValueError):
+        raise ValueError("operands must be whole numbers that fit in 64 bits") from None
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a and b must be 1-D arrays of one shape, got {a.shape} and {b.shape}")
+    if np.any(a != a_given) or np.any(b != b_given):
+        raise ValueError("operands must be whole numbers")
+    return a, b
+
+
 def make_sequences(a, b, op: str, seq_len: int = SEQ_LEN, fmt: NumberFormat = BLOG_FORMAT) -> np.ndarray:
     """Operand arrays ``a, b`` of shape ``(N,)`` -> token rows ``#a op b=c#`` padded with ``#``, ``(N, seq_len)``.
 
     Numbers are written as ``fmt`` says. Negative results (for ``-``) carry a ``-`` sign. Raises
     ValueError for negative operands, an unknown operator, or a row that does not fit in ``seq_len``."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"a and b must be 1-D arrays of one shape, got {a.shape} and {b.shape}")
+    a, b = as_operands(a, b)
     if a.size and min(a.min(), b.min()) < 0:
         raise ValueError("operands must be non-negative")
     result = apply_operator(a, b, op)

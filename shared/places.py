@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import PAD, TOKEN_ID
+from .data import PAD, TOKEN_ID, as_operands
 
 ZERO, NINE, PLUS, EQUALS = TOKEN_ID["0"], TOKEN_ID["9"], TOKEN_ID["+"], TOKEN_ID["="]
 MAX_DIGITS = 18                   # int64 holds every sum of two 18-digit numbers
@@ -63,9 +63,7 @@ def make_rows(a, b, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Operands (N,) -> (rows uint8 (N, seq_len), answer_mask bool (N, seq_len - 1)): ``#`` + a + ``+`` + b
     + ``=`` + the sum with one digit more than the longer operand + ``#``, every number least significant
     digit first, ``#`` padding after. The mask marks the targets ``y = row[1:]`` that are answer digits."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError("a and b must be 1-D arrays of the same length")
+    a, b = as_operands(a, b)
     if np.any(a < 0) or np.any(b < 0) or max(a.max(initial=0), b.max(initial=0)) >= 10 ** MAX_DIGITS:
         raise ValueError(f"operands must be whole numbers with at most {MAX_DIGITS} digits")
     len_a, len_b = num_digits(a), num_digits(b)

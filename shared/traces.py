@@ -41,6 +41,7 @@ import numpy as np
 
 from . import arithmetic
 from .arithmetic import OPERATIONS, PROMPT_LEN, TOKEN_ID, VOCAB, apply_operation
+from .data import as_operands
 
 ZERO = TOKEN_ID["0"]
 PAD = TOKEN_ID[" "]          # after a short answer, rows are padded with spaces (never in the loss)
@@ -170,7 +171,7 @@ PRODUCT_TOTAL_PLACES = [int(p) for p in np.cumsum([2 * len(pairs) for pairs in C
 
 def make_rows(fmt: Format, a, b, op: str) -> np.ndarray:
     """Operand arrays (N,) in 0-999 -> token rows uint8 (N, fmt.seq_len): prompt, answer, space padding."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    a, b = as_operands(a, b)
     if fmt is REFERENCE:
         return arithmetic.make_rows(a, b, op)
     rows = np.full((len(a), fmt.seq_len), PAD, np.uint8)

@@ -59,6 +59,20 @@ def test_bad_builder_arguments_raise_value_error():
         data.make_dataset(max_operand=0)
 
 
+def test_every_row_builder_refuses_operands_that_are_not_whole_numbers():
+    """``3.5`` was rounded down to 3 without a word, and an operand too large for 64 bits was an
+    OverflowError; every builder of rows now checks its operands with ``data.as_operands``."""
+    from shared import arithmetic, places, traces
+    builders = {"data": lambda a, b: data.make_sequences(a, b, "+"), "arithmetic": lambda a, b: arithmetic.make_rows(a, b, "+"),
+                "traces": lambda a, b: traces.make_rows(traces.get_format("worked"), a, b, "+"),
+                "places": lambda a, b: places.make_rows(a, b, 20)[0]}
+    for name, build in builders.items():
+        np.testing.assert_array_equal(build(np.array([3.0]), np.array([4])), build(np.array([3]), np.array([4])))
+        for bad, message in (([3.5], "whole numbers"), ([10 ** 30], "fit in 64 bits"), ([1, 2], "one shape")):
+            with pytest.raises(ValueError, match=message):
+                build(np.array(bad), np.array([4]))
+
+
 def test_split_is_deterministic_disjoint_and_complete():
     train1, test1 = data.make_dataset(seed=0)
     train2, test2 = data.make_dataset(seed=0)
