@@ -40,6 +40,12 @@ class NumberFormat:
     answer_width: int | None = None
     reverse_answer: bool = False
 
+    def __post_init__(self):
+        for name in ("operand_width", "answer_width"):
+            width = getattr(self, name)
+            if width is not None and width < 1:
+                raise ValueError(f"{name} must be a positive number of digits or None, got {width}")
+
 
 BLOG_FORMAT = NumberFormat()
 
@@ -217,6 +223,9 @@ def hold_out(split: Split, rows: int, seed: int = 1) -> tuple[Split, Split]:
 def batch_layout(arrays, batch_size: int):
     """Lay out arrays of shape ``(N, ...)`` as ``(num_batches, batch_size, ...)``, the leading axis being
     the one ``jax.lax.scan`` steps over. The last ``N % batch_size`` rows are dropped."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+
     def layout(array):
         num_batches = array.shape[0] // batch_size
         if num_batches == 0:

@@ -56,6 +56,8 @@ def num_digits(values) -> np.ndarray:
 
 def seq_len_for(max_digits: int) -> int:
     """The row length that holds every problem with operands of up to ``max_digits`` digits."""
+    if max_digits < 1:
+        raise ValueError(f"max_digits must be at least 1, got {max_digits}")
     return 4 + 3 * max_digits + 2                  # '#', a, '+', b, '=', answer (max_digits + 1), '#'
 
 

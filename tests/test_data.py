@@ -57,6 +57,10 @@ def test_bad_builder_arguments_raise_value_error():
         data.make_dataset(max_operand=-3)
     with pytest.raises(ValueError, match="split empty"):       # one pair cannot be split in two
         data.make_dataset(max_operand=0)
+    with pytest.raises(ValueError, match="operand_width must be a positive number"):
+        data.NumberFormat(operand_width=0)
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        data.batch_layout(np.zeros((10, 3)), 0)
 
 
 def test_every_row_builder_refuses_operands_that_are_not_whole_numbers():

@@ -41,6 +41,8 @@ def test_bad_operands_and_short_rows_are_refused_with_a_message():
         places.make_rows(np.array([-1]), np.array([1]), seq_len=10)
     with pytest.raises(ValueError, match="digit counts"):
         places.random_operands(np.random.default_rng(0), 3, 0, 5)
+    with pytest.raises(ValueError, match="max_digits must be at least 1"):
+        places.seq_len_for(0)
 
 
 def test_places_count_digits_within_each_number_and_are_causal():
