@@ -181,6 +181,8 @@ def embed(params: dict, tokens, config: ModelConfig, offset=0, places=None):
     absolute positions added if configured. An abacus model adds instead the vector of each token's
     ``places`` (B, T) int: a digit's place in its number, 1 for the first digit written, 0 for a non-digit
     (``shared.places.digit_places`` computes them)."""
+    if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
+        raise ValueError(f"tokens must be integer ids of shape (B, T), got {tokens.dtype} of shape {tokens.shape}")
     T = tokens.shape[1]
     if T > config.max_len:
         raise ValueError(f"input has {T} positions but the model was built for max_len={config.max_len}")

@@ -66,6 +66,9 @@ def test_bad_config_raises_value_error():
     params = model.init_params(jax.random.key(0), config)
     with pytest.raises(ValueError, match="max_len"):
         model.forward(params, jnp.zeros((1, 13), jnp.int32), config)
+    for tokens in (jnp.zeros((13,), jnp.int32), jnp.zeros((1, 5), jnp.float32)):   # were an IndexError, a TypeError
+        with pytest.raises(ValueError, match="integer ids of shape"):
+            model.forward(params, tokens, config)
 
 
 def test_dropout_is_only_active_with_a_key():
