@@ -74,6 +74,8 @@ def from_ids(polynomial_ids) -> np.ndarray:
 def split_of(coeffs, seed: int = 0, fractions=(0.9, 0.05, 0.05)) -> np.ndarray:
     """(n, 6) -> (n,) int: 0 train, 1 validation, 2 test. A fixed random draw per polynomial id, so one
     polynomial is always in the same split, however often it is sampled."""
+    if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must be three non-negative shares of 1 (train, validation, test), got {fractions}")
     u = np.random.default_rng(seed).random(SPACE)[ids(coeffs)]
     return np.searchsorted(np.cumsum(fractions)[:-1], u, side="right")
 

@@ -70,6 +70,8 @@ def region_data(n_train: int, limit: int = LIMIT, n_test: int = 2000, seed: int 
     ``n_test`` pairs from outside it, all seeded. Raises ValueError if the region is too small."""
     if not 0 <= limit <= MAX_OPERAND:
         raise ValueError(f"limit must be in 0..{MAX_OPERAND}, got {limit}")
+    if n_train < 1 or n_test < 1:
+        raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     inside, outside = region_pairs(limit)
     if n_train + n_test > len(inside):
         raise ValueError(f"the region 0..{limit} holds {len(inside):,} pairs: too few for {n_train:,} training "
@@ -143,5 +145,10 @@ def train_flops(config: ModelConfig, batch_size: int, steps: int) -> float:
 
 def fit_power_law(x, y) -> tuple[float, float]:
     """Least-squares line through (log x, log y): returns (coefficient, exponent) of ``y = c * x ** k``."""
-    exponent, log_coefficient = np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1 or len(np.unique(x)) < 2:
+        raise ValueError("a power law needs x and y of one length, with at least two different x")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("a power law is fitted on logarithms: every x and y must be positive")
+    exponent, log_coefficient = np.polyfit(np.log(x), np.log(y), 1)
     return float(np.exp(log_coefficient)), float(exponent)

@@ -75,6 +75,8 @@ def test_from_text_names_an_unknown_character():
 
 
 def test_splits_never_share_a_polynomial(sample):
+    with pytest.raises(ValueError, match="three non-negative shares of 1"):
+        P.split_of(sample, fractions=(0.5, 0.6, 0.1))
     split = P.split_of(sample)
     for a, b in ((0, 1), (0, 2), (1, 2)):
         assert not np.intersect1d(P.ids(sample[split == a]), P.ids(sample[split == b])).size

@@ -23,6 +23,8 @@ def test_region_data_keeps_training_inside_the_region_and_the_test_sets_apart():
     assert scaling.region_data(100, limit=999, n_test=10).outside is None
     with pytest.raises(ValueError, match="too few"):
         scaling.region_data(10_000, limit=50)
+    with pytest.raises(ValueError, match="must be positive"):
+        scaling.region_data(0)
 
 
 def test_seeds_trained_side_by_side_equal_seeds_trained_alone():
@@ -44,6 +46,9 @@ def test_power_law_fit_recovers_its_exponent():
     x = np.array([1e4, 1e5, 1e6, 1e7])
     coefficient, exponent = scaling.fit_power_law(x, 3.0 * x ** -0.25)
     assert exponent == pytest.approx(-0.25) and coefficient == pytest.approx(3.0)
+    for bad_x, bad_y, message in (([1e4], [1.0], "at least two different x"), (x, -x, "must be positive")):
+        with pytest.raises(ValueError, match=message):     # were a LinAlgError, and NaN without a word
+            scaling.fit_power_law(bad_x, bad_y)
 
 
 def test_train_flops_count_six_per_parameter_per_token():
