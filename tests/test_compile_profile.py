@@ -51,7 +51,8 @@ def test_bad_arguments_get_one_line_and_exit_status_2(capsys):
     readme, notebook = str(compile_profile.ROOT / "README.md"), str(compile_profile.ROOT / "notebooks" / "01_data.ipynb")
     for arguments, message in [(["no_such.ipynb"], "no such notebook (an .ipynb file): no_such.ipynb"),
                                ([readme], f"no such notebook (an .ipynb file): {readme}"),
-                               (["--timeout", "0", notebook], "--timeout must be a positive number of seconds, not 0")]:
+                               (["--timeout", "0", notebook], "--timeout must be a positive number of seconds, not 0"),
+                               (["--out", f"{readme}/profile.json", notebook], "README.md is a file, not a folder")]:
         try:
             compile_profile.main(arguments)
         except SystemExit as stop:
