@@ -113,8 +113,10 @@ def _place(rows: np.ndarray, start: np.ndarray, tokens: np.ndarray, lengths: np.
 def as_operands(a, b) -> tuple[np.ndarray, np.ndarray]:
     """Operands ``a, b`` of shape ``(N,)`` as int64 arrays. Raises ValueError unless both are 1-D, of one
     shape, and whole numbers (``3.0`` is; ``3.5`` is refused, not rounded down)."""
+    a_given, b_given = np.asarray(a), np.asarray(b)
+    if a_given.dtype.kind not in "biufO" or b_given.dtype.kind not in "biufO":   # text, dates and the like
+        raise ValueError(f"operands must be whole numbers, got arrays of {a_given.dtype} and {b_given.dtype}")
     try:
-        a_given, b_given = np.asarray(a), np.asarray(b)
         with np.errstate(invalid="ignore"):
             a, b = a_given.astype(np.int64), b_given.astype(np.int64)
     except (OverflowError, TypeError, ValueError):

@@ -72,7 +72,8 @@ def test_every_row_builder_refuses_operands_that_are_not_whole_numbers():
                 "places": lambda a, b: places.make_rows(a, b, 20)[0]}
     for name, build in builders.items():
         np.testing.assert_array_equal(build(np.array([3.0]), np.array([4])), build(np.array([3]), np.array([4])))
-        for bad, message in (([3.5], "whole numbers"), ([10 ** 30], "fit in 64 bits"), ([1, 2], "one shape")):
+        for bad, message in (([3.5], "whole numbers"), ([10 ** 30], "fit in 64 bits"), ([1, 2], "one shape"),
+                             (["3"], "whole numbers, got arrays of <U1")):
             with pytest.raises(ValueError, match=message):
                 build(np.array(bad), np.array([4]))
 
