@@ -37,8 +37,8 @@ from jax import monitoring as _monitoring
 def _compile_listener(event, duration, _totals={"events": {}, "functions": {}}, **info):
     count, seconds = _totals["events"].get(event, (0, 0.0))
     _totals["events"][event] = (count + 1, seconds + duration)
-    if event.endswith("/backend_compile_duration"):
-        name = info.get("fun_name", "?")
+    if event.endswith("/backend_compile_duration") and "fun_name" in info:   # jax 0.4.30 gives no names
+        name = info["fun_name"]
         count, seconds = _totals["functions"].get(name, (0, 0.0))
         _totals["functions"][name] = (count + 1, seconds + duration)
     with open(PATH, "w") as file:
@@ -81,7 +81,8 @@ def profile(notebook: pathlib.Path, work: pathlib.Path, timeout: float | None = 
 def line(result: dict, costliest: int = 3) -> str:
     """One notebook's result as one line of text."""
     top = ", ".join(f"{name} x{count} {seconds:.1f} s"
-                    for name, (count, seconds) in list(result["functions"].items())[:costliest])
+                    for name, (count, seconds) in list(result["functions"].items())[:costliest]) or \
+        "unknown (this jax does not name the programs it compiles)"
     programs = (f"{result['programs_compiled']} programs ready in {result['compile_s']:.1f} s, {result['cache_hits']} of "
                 "them loaded from the cache" if result["cache_hits"] else
                 f"{result['programs_compiled']} programs compiled in {result['compile_s']:.1f} s")
