@@ -12,11 +12,12 @@
 #         nbval nbconvert ipykernel nbformat jupyter_client ipywidgets pytest-xdist
 # Settings, from the environment:
 #     NOTEBOOKS   which notebooks, in the order they start (default: the most compiling first, from the
-#                 2-core CPU's profile in figures/quick_mode_compiles_cpu.json)
+#                 2-core CPU's profile in figures/quick_mode_compiles_cpu.json; empty: none)
 #     JOBS        jobs at a time, the unit tests included (default 3)
 #     UNIT        0: no unit tests
 #     RACE_FIRST, RACE_LATER   recipes for steps 1 and 3, separated by ';' (empty: none)
 #     RACE_INTO   a committed race of the same GPU kind to add to (bench --add checks the hardware line)
+#     WHEELS      the folder of wheels to install first (default .wheels; none there: nothing installed)
 # Writes into $OUT: bench_gpu.json (python -m shared.bench's format), quick_mode_gpu.json
 # (tests/compile_profile.py's format) and gpu_checks.txt (the machine, one line per job, then the end of
 # each failed job's log).
@@ -24,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder the results go to}"
 PYTHON=${PYTHON:-python3}
-NOTEBOOKS=${NOTEBOOKS:-$(for n in 10 11 02 09 14 12 13 03 07 06 05 04 08 01; do echo notebooks/${n}_*.ipynb; done)}
+NOTEBOOKS=${NOTEBOOKS-$(for n in 10 11 02 09 14 12 13 03 07 06 05 04 08 01; do echo notebooks/${n}_*.ipynb; done)}
 JOBS=${JOBS:-3}
 UNIT=${UNIT:-1}
 RACE_FIRST=${RACE_FIRST-"+ 1 layer;+ short schedule"}
@@ -33,14 +34,16 @@ deadline=$(( $(date +%s) + ${1:-540} ))
 left() { echo $(( deadline - $(date +%s) )); }
 export XLA_PYTHON_CLIENT_PREALLOCATE=false        # many processes share the one GPU: each takes what it needs
 report="$OUT/gpu_checks.txt" logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT                # the jobs' logs and compilation cache: what matters is in $OUT
 { nvidia-smi -L || true; "$PYTHON" -c "from shared import runtime; print(runtime.hardware_line())"; } > "$report" 2>&1
 if [ -n "${RACE_INTO:-}" ]; then   # add to it only if it was measured on this very hardware line (bench --add's rule)
     "$PYTHON" -c "import json, sys; from shared import runtime; sys.exit(json.load(open(sys.argv[1]))['hardware'] != runtime.hardware_line())" "$RACE_INTO" \
         && cp "$RACE_INTO" "$OUT/bench_gpu.json" || echo "$RACE_INTO: another machine or version; the race starts a new file" >> "$report"
 fi
 
-if [ -d .wheels ]; then
-    "$PYTHON" -m pip install -q --no-index --find-links .wheels nbval nbconvert ipykernel ipywidgets pytest-xdist > "$logs/pip" 2>&1 \
+WHEELS=${WHEELS:-.wheels}
+if [ -d "$WHEELS" ]; then
+    "$PYTHON" -m pip install -q --no-index --find-links "$WHEELS" nbval nbconvert ipykernel ipywidgets pytest-xdist > "$logs/pip" 2>&1 \
         && "$PYTHON" -m ipykernel install --sys-prefix > /dev/null 2>&1 || { echo "installing the wheels failed:"; tail -5 "$logs/pip"; } >> "$report"
 fi
 
