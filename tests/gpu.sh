@@ -85,7 +85,8 @@ if [ "$UNIT" = 1 ]; then
     names+=(unit-tests)
     workers=(); "$PYTHON" -c "import xdist" 2>/dev/null && workers=(-n 4)
     limit=$(( $(left) - margin ))
-    job unit-tests "$PYTHON" -m pytest tests -v "${workers[@]}" -p no:cacheprovider &
+    # (not tests/test_gpu_script.py: it runs this very script again, a check for the CPU)
+    job unit-tests "$PYTHON" -m pytest tests -v "${workers[@]}" -p no:cacheprovider --ignore=tests/test_gpu_script.py &
 fi
 for notebook in $NOTEBOOKS; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
