@@ -1,4 +1,4 @@
-"""The notebooks' shared setup cell: identical everywhere, and it behaves as promised."""
+"""The notebooks' shared setup cell (identical everywhere, and it behaves as promised) and their exercises."""
 import json
 import subprocess
 import sys
@@ -15,6 +15,17 @@ def test_first_code_cell_is_the_setup_cell(path):
     cells = json.loads(path.read_text())["cells"]
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert "".join(first_code["source"]) == runtime.SETUP_CELL, "copy shared/runtime.SETUP_CELL into this notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_has_an_exercise_a_checked_stub_and_a_collapsed_checked_solution(path):
+    code = [(c["metadata"], "".join(c["source"])) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    stub = next(i for i, (_, source) in enumerate(code) if "raise NotImplementedError" in source)
+    solution = next(i for i, (meta, source) in enumerate(code) if source.startswith("#@title Solution"))
+    assert stub < solution, "the stub comes before its solution"
+    assert code[solution][0].get("jupyter", {}).get("source_hidden") and code[solution][0].get("cellView") == "form"
+    checks = [i for i, (_, source) in enumerate(code) if "exercise.check(" in source]
+    assert any(stub <= i < solution for i in checks) and solution in checks, "check the stub, then the solution"
 
 
 def test_setup_cell_finds_the_package_from_a_subfolder_and_asks_for_exact_float32_products():
