@@ -357,10 +357,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be positive")
-    try:
-        runtime.writable_dir(args.out)
-    except ValueError as error:
-        parser.error(f"--out: {error}")
+    runtime.out_dir_or_exit(parser, args.out)
     report = train_recipe(args.recipe, args.out, args.steps)
     print({op: f"{100 * value:.2f}%" for op, value in report["exact_by_operation"].items()},
           f"{report['train_minutes']:.1f} min on {report['hardware']}")

@@ -417,10 +417,7 @@ def main(argv=None) -> int:
     path = Path(out) if out is not None else runtime.output_dir() / name
     if path.is_dir():
         parser.error(f"--out {path} is a folder: name the JSON file to write")
-    try:                                        # checked now, not when the first result is saved
-        runtime.writable_dir(path.parent)
-    except ValueError as error:
-        parser.error(f"--out: {error}")
+    runtime.out_dir_or_exit(parser, path.parent)   # checked now, not when the first result is saved
     if args.add and args.sweep:
         parser.error("--add adds to a benchmark run's results; --sweep writes a file of its own")
     sizes = QUICK if quick else FULL

@@ -145,6 +145,15 @@ def writable_dir(path) -> pathlib.Path:
     return path
 
 
+def out_dir_or_exit(parser, path) -> pathlib.Path:
+    """``writable_dir(path)`` for a script's ``--out``, checked before any work: a folder it cannot use ends
+    the script through ``parser.error`` (one line, exit status 2)."""
+    try:
+        return writable_dir(path)
+    except ValueError as error:
+        parser.error(f"--out: {error}")
+
+
 def output_dir() -> pathlib.Path:
     """Where figures and results go: ``figures/`` in full mode, a temporary folder in quick mode (removed
     when the process exits)."""

@@ -713,10 +713,7 @@ def main(argv=None) -> int:
         parser.error("--batch must be positive")
     out = (pathlib.Path(args.out) if args.out else
            runtime.scratch_dir("catculator-10-") if args.quick else runtime.REPO_ROOT / "figures")
-    try:                                        # checked now, not when the first result is saved
-        runtime.writable_dir(out)
-    except ValueError as error:
-        parser.error(f"--out: {error}")
+    runtime.out_dir_or_exit(parser, out)        # checked now, not when the first result is saved
     large_path = out / "calculator10_large" if (args.out or args.quick) else LARGE_CHECKPOINT
     large_polish_path, large_mean_path = (large_path.with_name(large_path.name + suffix) for suffix in ("_polish", "_mean"))
     first, final = (out / "calculator10_first", out / "calculator10") if args.quick else (FIRST_CHECKPOINT, CHECKPOINT)

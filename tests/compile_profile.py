@@ -25,7 +25,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from shared.runtime import writable_dir  # noqa: E402  (runtime imports no JAX)
+from shared.runtime import out_dir_or_exit  # noqa: E402  (runtime imports no JAX)
 
 # Runs inside the notebook's kernel. It rewrites its file after every event: nbval stops the kernel at the
 # end rather than letting it exit, so nothing registered with atexit would run, and a notebook stopped at
@@ -103,10 +103,7 @@ def main(args: list[str]) -> int:
     if options.timeout is not None and options.timeout <= 0:
         parser.error(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
     if options.out is not None:                 # checked now, not after every notebook has run
-        try:
-            writable_dir(options.out.parent)
-        except ValueError as error:
-            parser.error(f"--out: {error}")
+        out_dir_or_exit(parser, options.out.parent)
     results = []
     with tempfile.TemporaryDirectory() as work:
         for notebook in options.notebooks:
